@@ -1,0 +1,51 @@
+# Concord — the two commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo demo-setup test lint format bench tryton-env clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## Everything `make demo` does before it starts the server (CI runs this part).
+demo-setup: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+
+demo: demo-setup
+	@echo ""
+	@echo "  Concord console: http://$(HOST):$(PORT)/   (sign in as shown above)"
+	@echo ""
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The real Tryton ERP lives in its own virtual environment (see docs/tryton.md).
+tryton-env:
+	$(PYTHON) -m venv .venv-tryton
+	.venv-tryton/bin/pip install --quiet --upgrade pip
+	.venv-tryton/bin/pip install --quiet -r erp_sync/adapters/tryton_requirements.txt
+
+bench: install
+	$(BIN)/python -m tests.benchmarks.run $(BENCH)
+
+clean:
+	rm -rf $(VENV) .venv-tryton concord.sqlite3 .pytest_cache .ruff_cache

@@ -1,0 +1,6 @@
+"""API routes of billing, mounted under /api/v1/ by config/api_router.py."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter(trailing_slash="/?")
+urlpatterns = router.urls

@@ -1,0 +1,4 @@
+"""Console pages of billing."""
+
+app_name = "billing"
+urlpatterns: list = []

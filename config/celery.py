@@ -1,0 +1,45 @@
+"""The Celery app. Queues: `events`, `erp`, `recon`. The correlation id travels in headers."""
+
+import os
+
+from celery import Celery, signals
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("concord")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("events", "erp", "recon")]
+app.autodiscover_tasks()
+
+_tokens: dict[str, object] = {}
+
+
+@signals.before_task_publish.connect
+def _add_correlation_header(headers=None, **kwargs):
+    from config.correlation import get_correlation_id
+
+    if headers is not None and "correlation_id" not in headers:
+        headers["correlation_id"] = get_correlation_id()
+
+
+@signals.task_prerun.connect
+def _set_correlation(task_id=None, task=None, **kwargs):
+    from config.correlation import get_correlation_id, new_correlation_id, set_correlation_id
+
+    # Eager tasks publish nothing, so they keep the caller's id.
+    correlation_id = (
+        getattr(task.request, "correlation_id", None)
+        or get_correlation_id()
+        or new_correlation_id()
+    )
+    _tokens[task_id] = set_correlation_id(correlation_id)
+
+
+@signals.task_postrun.connect
+def _reset_correlation(task_id=None, **kwargs):
+    from config.correlation import reset_correlation_id
+
+    token = _tokens.pop(task_id, None)
+    if token is not None:
+        reset_correlation_id(token)

@@ -1,0 +1,96 @@
+"""Money: Decimal only, quantised to the currency's minor unit with one rounding mode.
+
+- Currency codes and minor units come from CLDR via Babel (JPY 0, USD 2, KWD 3).
+- Rounding is ROUND_HALF_UP (commercial rounding, as billing systems and ERPs round
+  invoice amounts); it is applied only by `quantize`.
+- Amounts of different currencies are never added (`total` refuses).
+- `allocate` splits an amount by weights so that the parts add up exactly, giving the
+  remainder minor units to the largest fractional remainders (ties: earlier index first).
+"""
+
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import cache
+
+from babel.numbers import get_currency_precision, list_currencies
+
+ROUNDING = ROUND_HALF_UP
+# Column precision for every *_amount field (up to 3 minor digits plus a guard digit).
+AMOUNT_MAX_DIGITS = 20
+AMOUNT_DECIMAL_PLACES = 4
+# Unit prices and quantities (usage can be fractional and priced below a minor unit).
+RATE_MAX_DIGITS = 24
+RATE_DECIMAL_PLACES = 8
+# ISO 4217 codes that are not money one can invoice in.
+_NOT_MONEY = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XSU", "XUA"}
+
+
+class CurrencyError(ValueError):
+    pass
+
+
+@cache
+def known_currencies() -> frozenset[str]:
+    return frozenset(c for c in list_currencies() if c not in _NOT_MONEY and len(c) == 3)
+
+
+def is_currency(code: str) -> bool:
+    return isinstance(code, str) and code in known_currencies()
+
+
+@cache
+def minor_units(currency: str) -> int:
+    if not is_currency(currency):
+        raise CurrencyError(f"{currency!r} is not an ISO 4217 currency code")
+    return get_currency_precision(currency)
+
+
+@cache
+def _exponent(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round to the currency's minor unit (ROUND_HALF_UP)."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"money must be Decimal, not {type(amount).__name__}")
+    return amount.quantize(_exponent(currency), rounding=ROUNDING)
+
+
+def is_quantized(amount: Decimal, currency: str) -> bool:
+    """True when the amount has no digits below the currency's minor unit."""
+    return amount == amount.quantize(_exponent(currency), rounding=ROUND_DOWN)
+
+
+def total(amounts: Iterable[tuple[Decimal, str]], currency: str) -> Decimal:
+    """Sum (amount, currency) pairs that must all be in `currency`."""
+    result = Decimal(0)
+    for amount, code in amounts:
+        if code != currency:
+            raise CurrencyError(f"cannot add {code} to {currency}")
+        result += amount
+    return result
+
+
+def allocate(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
+    """Split `amount` (already quantised) in proportion to non-negative `weights`.
+
+    The parts are quantised, add up to `amount` exactly, and are deterministic.
+    """
+    if not weights:
+        raise ValueError("allocate needs at least one weight")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must be non-negative")
+    weight_sum = sum(weights, Decimal(0))
+    if weight_sum == 0:
+        weights = [Decimal(1)] * len(weights)
+        weight_sum = Decimal(len(weights))
+    unit = _exponent(currency)
+    exact = [amount * w / weight_sum for w in weights]
+    parts = [e.quantize(unit, rounding=ROUND_DOWN) for e in exact]
+    remainder_units = int((amount - sum(parts, Decimal(0))) / unit)
+    step = unit if remainder_units >= 0 else -unit
+    order = sorted(range(len(parts)), key=lambda i: (-(abs(exact[i] - parts[i])), i))
+    for i in order[: abs(remainder_units)]:
+        parts[i] += step
+    return parts

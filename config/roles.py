@@ -1,0 +1,77 @@
+"""Roles are Django groups; this module says which permissions each one holds.
+
+The groups are created by a data migration (accounts 0002). Their permissions are synced
+after every migrate, so a permission that a later app adds reaches its roles without a new
+data migration. Code checks permissions, never group names or usernames.
+"""
+
+from django.apps import apps as global_apps
+
+FINANCE_OPS = "finance_ops"
+CHANNEL_MANAGER = "channel_manager"
+INTEGRATION_ADMIN = "integration_admin"
+AUDITOR = "auditor"
+PARTNER = "partner"
+ROLES = (FINANCE_OPS, CHANNEL_MANAGER, INTEGRATION_ADMIN, AUDITOR, PARTNER)
+
+# App labels whose view_* permissions every internal role gets.
+_READ_APPS = ("billing", "partners", "erp_sync", "reconciliation", "exceptions")
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    FINANCE_OPS: {
+        "billing.replay_financeevent",
+        "billing.discard_financeevent",
+        "exceptions.change_case",
+        "exceptions.add_casecomment",
+        "erp_sync.replay_syncjob",
+        "erp_sync.cancel_syncjob",
+        "reconciliation.add_reconciliationrun",
+    },
+    CHANNEL_MANAGER: {
+        "partners.add_agreement",
+        "partners.change_agreement",
+        "partners.change_settlement",
+        "partners.approve_settlement",
+        "exceptions.add_casecomment",
+    },
+    INTEGRATION_ADMIN: {
+        "erp_sync.add_connection",
+        "erp_sync.change_connection",
+        "erp_sync.add_mappingrule",
+        "erp_sync.change_mappingrule",
+        "erp_sync.replay_syncjob",
+        "accounts.add_apiclient",
+        "accounts.change_apiclient",
+        "accounts.view_apiclient",
+    },
+    AUDITOR: {"accounts.view_apiclient"},
+    PARTNER: {"partners.view_own_statements"},
+}
+# Internal roles read everything in the domain apps.
+_INTERNAL = (FINANCE_OPS, CHANNEL_MANAGER, INTEGRATION_ADMIN, AUDITOR)
+
+
+def permissions_for(role: str, all_codes: set[str]) -> set[str]:
+    """The existing permission codes ("app.codename") a role holds."""
+    wanted = {code for code in ROLE_PERMISSIONS[role] if "." in code}
+    if role in _INTERNAL:
+        wanted |= {c for c in all_codes if c.split(".")[0] in _READ_APPS and ".view_" in c}
+    return wanted & all_codes
+
+
+def sync_roles(apps=global_apps) -> None:
+    """Create the role groups if missing and set their permissions exactly. Idempotent."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    by_code = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.select_related("content_type")
+    }
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([by_code[c] for c in sorted(permissions_for(role, set(by_code)))])
+
+
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    # Each app's permissions are created on its own post_migrate, so sync after each one.
+    sync_roles()

@@ -1,0 +1,20 @@
+"""The one place that sees every app. It only routes."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from config import health, views
+
+urlpatterns = [
+    path("", views.home, name="console-home"),
+    path("accounts/", include("config.accounts.urls")),
+    path("api/v1/", include("config.api_router")),
+    path("healthz", health.healthz, name="healthz"),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+    path("exceptions/", include("exceptions.urls")),
+    path("billing/", include("billing.urls")),
+    path("partners/", include("partners.urls")),
+    path("erp/", include("erp_sync.urls")),
+    path("reconciliation/", include("reconciliation.urls")),
+]

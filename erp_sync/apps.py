@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ErpSyncConfig(AppConfig):
+    name = "erp_sync"

@@ -1,0 +1,4 @@
+"""Console pages of exceptions."""
+
+app_name = "exceptions"
+urlpatterns: list = []

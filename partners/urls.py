@@ -1,0 +1,4 @@
+"""Console pages of partners."""
+
+app_name = "partners"
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Console pages of reconciliation."""
+
+app_name = "reconciliation"
+urlpatterns: list = []

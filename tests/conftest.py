@@ -1,0 +1,76 @@
+"""Fixtures shared by every test module: people in each role and API clients with scopes."""
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from config.accounts.services import api_client_create
+from config.roles import ROLES
+
+REQUIRE_ALL = os.environ.get("CONCORD_REQUIRE_ALL") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip what this machine cannot run, unless CI asked for everything (then fail instead)."""
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    reasons = {
+        "postgres": None if on_postgres else "needs DATABASE_URL=postgres://...",
+        "redis": None if settings.REDIS_URL else "needs REDIS_URL=redis://...",
+    }
+    for item in items:
+        for marker, reason in reasons.items():
+            if reason and item.get_closest_marker(marker):
+                if REQUIRE_ALL:
+                    item.add_marker(pytest.mark.xfail(reason=reason, run=False, strict=True))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str, *roles: str, **fields):
+        user = django_user_model.objects.create_user(
+            username=username, password="correct-horse-battery", **fields
+        )
+        for role in roles:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def role_users(make_user) -> dict:
+    return {role: make_user(f"{role}-user", role) for role in ROLES}
+
+
+@pytest.fixture
+def api_for_role(role_users):
+    """An APIClient signed in as a person holding one role."""
+
+    def client(role: str) -> APIClient:
+        api = APIClient()
+        api.force_authenticate(role_users[role])
+        return api
+
+    return client
+
+
+@pytest.fixture
+def api_with_scopes(db):
+    """An APIClient authenticating with a real bearer token holding the given scopes."""
+    counter = iter(range(10_000))
+
+    def client(*scopes: str, rate: str = "") -> APIClient:
+        _, token = api_client_create(
+            name=f"client-{next(counter)}", scopes=list(scopes), throttle_rate=rate
+        )
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return api
+
+    return client
