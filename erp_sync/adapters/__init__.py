@@ -1,0 +1,1 @@
+"""ERP adapters: one small interface (base.ErpAdapter), one module per ERP kind."""
