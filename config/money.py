@@ -1,6 +1,7 @@
 """Money: Decimal only, quantised to the currency's minor unit with one rounding mode.
 
-- Currency codes and minor units come from CLDR via Babel (JPY 0, USD 2, KWD 3).
+- Currency codes come from Babel's list; minor units are ISO 4217's (JPY 0, USD 2, KWD 3),
+  written out below because CLDR (Babel) differs from ISO for a few (IQD, LBP, ...).
 - Rounding is ROUND_HALF_UP (commercial rounding, as billing systems and ERPs round
   invoice amounts); it is applied only by `quantize`.
 - Amounts of different currencies are never added (`total` refuses).
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 
 ROUNDING = ROUND_HALF_UP
 # Column precision for every *_amount field (up to 3 minor digits plus a guard digit).
@@ -21,6 +22,33 @@ AMOUNT_DECIMAL_PLACES = 4
 # Unit prices and quantities (usage can be fractional and priced below a minor unit).
 RATE_MAX_DIGITS = 24
 RATE_DECIMAL_PLACES = 8
+# ISO 4217 minor units other than 2 (ISO 4217 list one, 2024 amendments).
+_ISO_MINOR_UNITS = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+}
 # ISO 4217 codes that are not money one can invoice in.
 _NOT_MONEY = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XSU", "XUA"}
 
@@ -42,7 +70,7 @@ def is_currency(code: str) -> bool:
 def minor_units(currency: str) -> int:
     if not is_currency(currency):
         raise CurrencyError(f"{currency!r} is not an ISO 4217 currency code")
-    return get_currency_precision(currency)
+    return _ISO_MINOR_UNITS.get(currency, 2)
 
 
 @cache
