@@ -1,4 +1,16 @@
 """Console pages of exceptions."""
 
+from django.urls import path
+
+from exceptions import views
+
 app_name = "exceptions"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.case_list_view, name="case-list"),
+    path("<int:pk>/", views.case_detail_view, name="case-detail"),
+    path("<int:pk>/acknowledge", views.case_acknowledge_view, name="case-acknowledge"),
+    path("<int:pk>/resolve", views.case_resolve_view, name="case-resolve"),
+    path("<int:pk>/dismiss", views.case_dismiss_view, name="case-dismiss"),
+    path("<int:pk>/comments", views.case_comment_view, name="case-comment"),
+    path("<int:pk>/remediate", views.case_remediate_view, name="case-remediate"),
+]

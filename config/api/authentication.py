@@ -21,7 +21,7 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
         if not token:
             raise exceptions.AuthenticationFailed("empty bearer token")
         try:
-            client = ApiClient.objects.select_related("user").get_from_key(token)
+            client = ApiClient.objects.get_from_key(token)
         except ApiClient.DoesNotExist:
             raise exceptions.AuthenticationFailed("invalid or revoked API token") from None
         if client.has_expired:

@@ -2,5 +2,6 @@
 
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # accept /events and /events/
 urlpatterns = router.urls
