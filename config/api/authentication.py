@@ -1,5 +1,6 @@
 """`Authorization: Bearer <token>` for API clients (tokens stored hashed)."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from config.accounts.models import ApiClient
@@ -30,3 +31,17 @@ class ApiClientAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class ApiClientAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes the bearer token in the OpenAPI schema."""
+
+    target_class = ApiClientAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API client token from `manage.py create_api_client`.",
+        }
