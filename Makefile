@@ -39,10 +39,14 @@ test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The real Tryton ERP lives in its own virtual environment (see docs/tryton.md).
-tryton-env:
+## Rebuilt only when the requirements change, so CI re-runs on one machine are quick.
+tryton-env: .venv-tryton/.installed
+
+.venv-tryton/.installed: erp_sync/adapters/tryton_requirements.txt
 	$(PYTHON) -m venv .venv-tryton
 	.venv-tryton/bin/pip install --quiet --upgrade pip
 	.venv-tryton/bin/pip install --quiet -r erp_sync/adapters/tryton_requirements.txt
+	touch $@
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.run $(BENCH)
