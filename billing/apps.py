@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class BillingConfig(AppConfig):
     name = "billing"
+
+    def ready(self) -> None:
+        # Billing's own event handlers register themselves on import.
+        from billing.handlers import invoices, master_data, payments, subscriptions  # noqa: F401
+        from billing.remediation import register_event_remediation
+
+        register_event_remediation()

@@ -1,0 +1,60 @@
+"""Checks and helpers every handler shares: entity, closed period, currency, scope."""
+
+from datetime import date
+
+from billing.choices import QuarantineReason
+from billing.errors import QuarantineError
+from billing.models import FinanceEvent, LegalEntity
+
+
+def history_reason(event: FinanceEvent) -> str:
+    """The history reason of every change an event makes."""
+    return f"event {event.type} {event.source}/{event.event_id}"
+
+
+def period_of(day: date | None) -> str:
+    return day.strftime("%Y-%m") if day else ""
+
+
+def entity_get(code: str, *, scope: dict | None = None) -> LegalEntity:
+    """The legal entity `code`; unknown → quarantine unknown_entity."""
+    try:
+        return LegalEntity.objects.get(code=code)
+    except LegalEntity.DoesNotExist:
+        raise QuarantineError(
+            QuarantineReason.UNKNOWN_ENTITY,
+            f"no legal entity with code {code!r}",
+            {**(scope or {}), "entity": code},
+        ) from None
+
+
+def check_open_period(entity: LegalEntity, posting_date: date, *, scope: dict) -> None:
+    """A posting dated on or before the entity's closed_through date is quarantined."""
+    if entity.closed_through is not None and posting_date <= entity.closed_through:
+        raise QuarantineError(
+            QuarantineReason.CLOSED_PERIOD,
+            f"posting date {posting_date.isoformat()} is in a closed period: {entity.code} "
+            f"is closed through {entity.closed_through.isoformat()}",
+            {**scope, "period": period_of(posting_date)},
+        )
+
+
+def check_currency(sent: str, expected: str, *, what: str, scope: dict) -> None:
+    if sent != expected:
+        raise QuarantineError(
+            QuarantineReason.CURRENCY_MISMATCH,
+            f"the event is in {sent} but {what} is in {expected}",
+            scope,
+        )
+
+
+def duplicate_record(kind: str, record_id: str, *, scope: dict) -> QuarantineError:
+    return QuarantineError(
+        QuarantineReason.DUPLICATE_RECORD,
+        f"{kind} {record_id!r} already exists (created by another event)",
+        scope,
+    )
+
+
+def unknown(reason: str, kind: str, record_id: str, *, scope: dict) -> QuarantineError:
+    return QuarantineError(reason, f"no {kind} with id {record_id!r}", scope)

@@ -1,0 +1,43 @@
+"""Handlers of master-data events billing owns: customer.upserted.
+
+(partner.upserted is applied by the partners app, which registers its own handler.)
+"""
+
+from billing.choices import QuarantineReason
+from billing.errors import QuarantineError
+from billing.handlers import register
+from billing.handlers.common import entity_get, history_reason
+from billing.models import Customer, FinanceEvent
+from billing.schema import Envelope
+from config.history import stamp
+
+
+@register("customer.upserted")
+def customer_upserted(event: FinanceEvent, envelope: Envelope, actor) -> dict:
+    """Create the customer, or update its name, country, currency, region and tax id.
+
+    The customer belongs to the envelope's entity; unknown entity → unknown_entity, a customer
+    kept under another entity → conflict (moving customers between books is not an upsert).
+    """
+    data = envelope.data
+    scope = {"entity": envelope.entity, "customer": data["customer_id"]}
+    entity = entity_get(envelope.entity, scope=scope)
+    customer = Customer.objects.select_for_update().filter(customer_id=data["customer_id"]).first()
+    if customer is None:
+        customer = Customer(customer_id=data["customer_id"], entity=entity, event=event)
+    elif customer.entity_id != entity.pk:
+        raise QuarantineError(
+            QuarantineReason.CONFLICT,
+            f"customer {customer.customer_id!r} belongs to entity {customer.entity.code}, "
+            f"not {entity.code}",
+            scope,
+        )
+    customer.name = data["name"]
+    customer.country = data["country"]
+    customer.currency = data["currency"]
+    customer.region = data["region"] or ""
+    customer.tax_id = data["tax_id"] or ""
+    customer.event = event
+    stamp(customer, actor=actor, reason=history_reason(event))
+    customer.save()
+    return {"customer": customer.customer_id}

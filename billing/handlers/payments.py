@@ -1,0 +1,147 @@
+"""Handlers of money movements: payment.settled (with allocation) and refund.issued."""
+
+from decimal import Decimal
+
+from billing.choices import QuarantineReason
+from billing.errors import QuarantineError
+from billing.handlers import register
+from billing.handlers.common import (
+    check_currency,
+    check_open_period,
+    duplicate_record,
+    entity_get,
+    history_reason,
+    unknown,
+)
+from billing.handlers.invoices import invoice_locked
+from billing.models import Customer, FinanceEvent, Invoice, Payment, PaymentAllocation, Refund
+from billing.schema import Envelope
+from config.history import stamp
+from config.money import quantize
+
+ZERO = Decimal(0)
+
+
+def _allocation_targets(payment: Payment, envelope: Envelope, scope: dict) -> list[Invoice]:
+    """The invoices the payment pays, locked, in the order it pays them.
+
+    With an invoice_id: that invoice (same customer and currency, else quarantine). Without:
+    the customer's open invoices in the payment's currency, oldest due date first, ties by
+    invoice_id, so that the same payment always settles the same invoices.
+    """
+    if envelope.data["invoice_id"] is not None:
+        invoice = invoice_locked(envelope, scope=scope)
+        if invoice.customer_id != payment.customer_id:
+            raise QuarantineError(
+                QuarantineReason.CONFLICT,
+                f"invoice {invoice} belongs to customer {invoice.customer.customer_id!r}, not "
+                f"{payment.customer.customer_id!r}",
+                scope,
+            )
+        check_currency(payment.currency, invoice.currency, what=f"invoice {invoice}", scope=scope)
+        return [invoice]
+    return list(
+        Invoice.objects.select_for_update()
+        .filter(customer=payment.customer, currency=payment.currency, state__in=Invoice._OPEN)
+        .order_by("due_date", "invoice_id")
+    )
+
+
+@register("payment.settled")
+def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
+    """Record the payment and allocate it to open invoices; the rest stays unallocated."""
+    data = envelope.data
+    scope = {"entity": envelope.entity, "customer": data["customer_id"]}
+    entity = entity_get(envelope.entity, scope=scope)
+    customer = Customer.objects.filter(customer_id=data["customer_id"]).first()
+    if customer is None:
+        raise unknown(
+            QuarantineReason.UNKNOWN_CUSTOMER, "customer", data["customer_id"], scope=scope
+        )
+    check_open_period(entity, data["received_at"].date(), scope=scope)
+    if Payment.objects.filter(payment_id=data["payment_id"]).exists():
+        raise duplicate_record("payment", data["payment_id"], scope=scope)
+    payment = Payment(
+        payment_id=data["payment_id"],
+        entity=entity,
+        customer=customer,
+        amount=data["amount"],
+        currency=data["currency"],
+        received_at=data["received_at"],
+        method=data["method"],
+        event=event,
+    )
+    targets = _allocation_targets(payment, envelope, scope)
+    reason = history_reason(event)
+    remaining = payment.amount
+    planned: list[tuple[Invoice, Decimal]] = []
+    for invoice in targets:
+        if remaining <= 0:
+            break
+        if invoice.state not in Invoice._OPEN:
+            continue
+        share = min(remaining, invoice.open_amount)
+        if share > 0:
+            planned.append((invoice, share))
+            remaining -= share
+    payment.allocated_amount = payment.amount - remaining
+    stamp(payment, actor=actor, reason=reason)
+    payment.save()
+    allocations = {}
+    for invoice, share in planned:
+        allocation = PaymentAllocation(payment=payment, invoice=invoice, amount=share)
+        stamp(allocation, actor=actor, reason=reason)
+        allocation.save()
+        invoice.record_payment(amount=share)
+        stamp(invoice, actor=actor, reason=reason)
+        invoice.save(update_fields=["state", "paid_amount"])
+        allocations[invoice.invoice_id] = str(quantize(share, payment.currency))
+    return {
+        "payment": payment.payment_id,
+        "allocations": allocations,
+        "unallocated": str(quantize(payment.unallocated_amount, payment.currency)),
+    }
+
+
+@register("refund.issued")
+def refund_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
+    """Record the refund against its payment; never more than what is left unrefunded."""
+    data = envelope.data
+    scope = {"entity": envelope.entity}
+    entity = entity_get(envelope.entity, scope=scope)
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(payment_id=data["payment_id"])
+        .first()
+    )
+    if payment is None:
+        raise unknown(QuarantineReason.UNKNOWN_PAYMENT, "payment", data["payment_id"], scope=scope)
+    scope["customer"] = payment.customer.customer_id
+    check_open_period(entity, data["issued_at"].date(), scope=scope)
+    check_currency(data["currency"], payment.currency, what=f"payment {payment}", scope=scope)
+    if Refund.objects.filter(refund_id=data["refund_id"]).exists():
+        raise duplicate_record("refund", data["refund_id"], scope=scope)
+    unrefunded = payment.amount - payment.refunded_amount
+    if data["amount"] > unrefunded:
+        raise QuarantineError(
+            QuarantineReason.OVER_REFUND,
+            f"refund of {data['amount']} {data['currency']} exceeds the {unrefunded} not yet "
+            f"refunded on payment {payment}",
+            scope,
+        )
+    reason = history_reason(event)
+    refund = Refund(
+        refund_id=data["refund_id"],
+        payment=payment,
+        amount=data["amount"],
+        currency=data["currency"],
+        issued_at=data["issued_at"],
+        event=event,
+    )
+    stamp(refund, actor=actor, reason=reason)
+    refund.save()
+    payment.refunded_amount += data["amount"]
+    stamp(payment, actor=actor, reason=reason)
+    payment.save(update_fields=["refunded_amount"])
+    return {"refund": refund.refund_id, "payment": payment.payment_id}

@@ -1,0 +1,104 @@
+"""Reads of billing for the console, the API, tasks and higher layers (erp_sync)."""
+
+from datetime import timedelta
+
+from django.db.models import Model, Prefetch, QuerySet
+from django.utils import timezone
+
+from billing.choices import FinanceEventState
+from billing.models import (
+    CreditNote,
+    Customer,
+    FinanceEvent,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+    Refund,
+    Subscription,
+    WriteOff,
+)
+
+# The record that carries an event's ERP document, by event type.
+_RECORD_MODELS: dict[str, type[Model]] = {
+    "invoice.issued": Invoice,
+    "credit_note.issued": CreditNote,
+    "payment.settled": Payment,
+    "refund.issued": Refund,
+    "invoice.written_off": WriteOff,
+}
+
+
+def record_model_for_type(event_type: str) -> type[Model] | None:
+    return _RECORD_MODELS.get(event_type)
+
+
+def record_for_event(event: FinanceEvent) -> Model | None:
+    """The Invoice/CreditNote/Payment/Refund/WriteOff `event` created, or None."""
+    model = record_model_for_type(event.type)
+    if model is None:
+        return None
+    return model.objects.filter(event=event).first()
+
+
+def event_list() -> QuerySet[FinanceEvent]:
+    """Events, newest first; the body and result are deferred (lists never show them)."""
+    return FinanceEvent.objects.defer("body", "result").order_by("-id")
+
+
+def event_get(*, source: str, event_id: str) -> FinanceEvent:
+    """One event by its (source, id). Raises FinanceEvent.DoesNotExist."""
+    return FinanceEvent.objects.select_related("received_by").get(source=source, event_id=event_id)
+
+
+def events_applied_undispatched(*, older_than: timedelta, limit: int) -> QuerySet[FinanceEvent]:
+    """Applied events without sync jobs yet, applied at least `older_than` ago, oldest first.
+
+    For erp_sync's sweeper (the outbox): what a lost message left behind.
+    """
+    cutoff = timezone.now() - older_than
+    return FinanceEvent.objects.filter(
+        state=FinanceEventState.APPLIED, dispatched_at__isnull=True, applied_at__lte=cutoff
+    ).order_by("id")[:limit]
+
+
+def customer_list() -> QuerySet[Customer]:
+    return Customer.objects.select_related("entity")
+
+
+def subscription_list() -> QuerySet[Subscription]:
+    return Subscription.objects.select_related("customer", "plan")
+
+
+def invoice_list() -> QuerySet[Invoice]:
+    return Invoice.objects.select_related("entity", "customer", "subscription")
+
+
+def invoice_detail_queryset() -> QuerySet[Invoice]:
+    """Invoices with their lines, allocations (with payments) and credit notes prefetched."""
+    return invoice_list().prefetch_related(
+        "lines",
+        Prefetch("allocations", queryset=PaymentAllocation.objects.select_related("payment")),
+        "credit_notes",
+    )
+
+
+def invoice_get(*, invoice_id: str) -> Invoice:
+    """One invoice with everything its detail shows. Raises Invoice.DoesNotExist."""
+    return invoice_detail_queryset().select_related("event").get(invoice_id=invoice_id)
+
+
+def payment_list() -> QuerySet[Payment]:
+    allocations = PaymentAllocation.objects.select_related("invoice")
+    return Payment.objects.select_related("entity", "customer").prefetch_related(
+        Prefetch("allocations", queryset=allocations)
+    )
+
+
+def credit_note_list() -> QuerySet[CreditNote]:
+    return CreditNote.objects.select_related("invoice", "entity").prefetch_related("lines")
+
+
+def records_of_event(event: FinanceEvent) -> list[dict]:
+    """What `event` produced, as (kind, id) pairs for display, read from its stored result."""
+    records = (event.result or {}).get("records") or {}
+    return [{"kind": kind, "id": value} for kind, value in records.items()]

@@ -1,0 +1,327 @@
+"""Ingest, replay and discard of canonical finance events (DESIGN.md "The flow of one event").
+
+An event is validated (malformed → `EventSchemaError`, nothing stored), deduplicated on
+(source, id) by the database's unique index, stored, and applied by its handler in the same
+transaction: `applied`, or `quarantined` with an exception case when it is well-formed but
+not applicable. `event_applied` is sent once the applying transaction commits.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from billing.choices import FinanceEventState, QuarantineReason
+from billing.errors import BillingError, QuarantineError
+from billing.handlers import handler_for
+from billing.handlers.common import history_reason
+from billing.models import FinanceEvent
+from billing.schema import Envelope, EventSchemaError, canonical_digest, validate_event
+from billing.signals import event_applied
+from config.correlation import get_correlation_id
+from config.history import stamp
+from exceptions.services import case_open_or_bump, cases_resolve_for_subject
+
+# Severity of the case a quarantine opens, by reason; anything else is medium.
+SEVERITY_BY_REASON = {
+    QuarantineReason.CLOSED_PERIOD: "high",
+    QuarantineReason.CURRENCY_MISMATCH: "high",
+    QuarantineReason.OVER_CREDIT: "high",
+    QuarantineReason.OVER_REFUND: "high",
+    QuarantineReason.OVER_WRITE_OFF: "high",
+}
+
+STATUS_ACCEPTED = 202
+STATUS_DUPLICATE = 200
+STATUS_CONFLICT = 409
+
+
+@dataclass
+class IngestOutcome:
+    """What one ingest answered: 202 (stored now), 200 (duplicate) or 409 (conflict)."""
+
+    status: int
+    event: FinanceEvent
+    response: dict
+
+
+def actor_or_none(actor):
+    return actor if actor is not None and getattr(actor, "pk", None) else None
+
+
+def event_build(
+    *, envelope: Envelope, body: dict, digest: str, actor, received_at=None
+) -> FinanceEvent:
+    """A received, unsaved FinanceEvent for a validated body.
+
+    `correlation_id` is the event's own `correlationid`, else the request's X-Correlation-ID.
+    """
+    return FinanceEvent(
+        source=envelope.source,
+        event_id=envelope.id,
+        type=envelope.type,
+        specversion=envelope.specversion,
+        event_time=envelope.time,
+        entity=envelope.entity,
+        correlation_id=envelope.correlationid or get_correlation_id() or "",
+        body=body,
+        body_digest=digest,
+        received_by_id=actor.pk if actor_or_none(actor) else None,
+        received_at=received_at or timezone.now(),
+    )
+
+
+def applied_result(event: FinanceEvent, records: dict) -> dict:
+    return {
+        "source": event.source,
+        "id": event.event_id,
+        "type": event.type,
+        "state": event.state,
+        "records": records,
+    }
+
+
+def quarantined_result(event: FinanceEvent, case) -> dict:
+    return {
+        "source": event.source,
+        "id": event.event_id,
+        "type": event.type,
+        "state": event.state,
+        "quarantine_reason": event.quarantine_reason,
+        "detail": event.quarantine_detail,
+        "case": {"id": case.pk, "kind": case.kind, "severity": case.severity, "state": case.state},
+    }
+
+
+def conflict_response(stored: FinanceEvent | None, *, source: str, event_id: str, digest: str):
+    stored_digest = stored.body_digest if stored is not None else digest
+    return {
+        "errors": [
+            {
+                "field": "id",
+                "code": "conflicting_duplicate",
+                "message": f"event {source}/{event_id} was already received with a different "
+                f"body (stored digest {stored_digest})",
+            }
+        ],
+        "stored_digest": stored_digest,
+    }
+
+
+def duplicate_outcome(stored: FinanceEvent, digest: str) -> IngestOutcome:
+    """200 with the stored result when the body is the same, else 409 naming the stored digest."""
+    if stored.body_digest == digest:
+        return IngestOutcome(STATUS_DUPLICATE, stored, stored.result)
+    response = conflict_response(
+        stored, source=stored.source, event_id=stored.event_id, digest=digest
+    )
+    return IngestOutcome(STATUS_CONFLICT, stored, response)
+
+
+def _send_applied(event: FinanceEvent) -> None:
+    event_applied.send(sender=FinanceEvent, event=event)
+
+
+def send_applied_on_commit(event: FinanceEvent) -> None:
+    transaction.on_commit(partial(_send_applied, event))
+
+
+def _open_case(event: FinanceEvent, error: QuarantineError, actor):
+    scope = error.scope
+    return case_open_or_bump(
+        subject=event,
+        kind=error.reason,
+        severity=SEVERITY_BY_REASON.get(error.reason, "medium"),
+        title=f"{QuarantineReason(error.reason).label}: {event.type} {event.source}/"
+        f"{event.event_id}",
+        detail={
+            "detail": error.detail,
+            "source": event.source,
+            "id": event.event_id,
+            "type": event.type,
+        },
+        entity=scope.get("entity", event.entity),
+        customer=scope.get("customer", ""),
+        partner=scope.get("partner", ""),
+        period=scope.get("period", ""),
+        actor=actor_or_none(actor),
+    )
+
+
+def event_apply(*, event: FinanceEvent, envelope: Envelope, actor) -> QuarantineError | None:
+    """Run the event's handler in a savepoint and record the outcome on the (locked) event.
+
+    received → applied | quarantined; quarantined → applied (replay) or stays quarantined
+    with its reason refreshed and its case bumped. Returns the QuarantineError, or None when
+    applied. Must run inside the caller's transaction.atomic.
+    """
+    replaying = event.state == FinanceEventState.QUARANTINED
+    previous_reason = event.quarantine_reason
+    event.apply_attempts += 1
+    try:
+        with transaction.atomic():
+            records = handler_for(event.type)(event, envelope, actor)
+    except QuarantineError as error:
+        if replaying:
+            # Not a transition: the event stays quarantined, for a possibly new reason.
+            event.quarantine_reason = error.reason
+            event.quarantine_detail = error.detail
+        else:
+            event.quarantine(error.reason, error.detail)
+        if replaying and previous_reason and previous_reason != error.reason:
+            cases_resolve_for_subject(
+                subject=event,
+                actor=actor_or_none(actor),
+                reason=f"replay no longer fails for {previous_reason}",
+                kinds=[previous_reason],
+            )
+        case = _open_case(event, error, actor)
+        event.result = quarantined_result(event, case)
+        verb = "still quarantined" if replaying else "quarantined"
+        stamp(event, actor=actor, reason=f"{history_reason(event)}: {verb}, {error.reason}")
+        event.save()
+        return error
+    if replaying:
+        event.replay()
+    else:
+        event.apply()
+    event.result = applied_result(event, records)
+    verb = "replayed and applied" if replaying else "applied"
+    stamp(event, actor=actor, reason=f"{history_reason(event)}: {verb}")
+    event.save()
+    if replaying:
+        cases_resolve_for_subject(
+            subject=event, actor=actor_or_none(actor), reason="event replayed and applied"
+        )
+    send_applied_on_commit(event)
+    return None
+
+
+def event_ingest_valid(*, envelope: Envelope, body: dict, digest: str, actor) -> IngestOutcome:
+    """Store and apply an already validated event; see `event_ingest`."""
+    with transaction.atomic():
+        for _ in range(3):
+            event = event_build(envelope=envelope, body=body, digest=digest, actor=actor)
+            stamp(event, actor=actor, reason=f"{history_reason(event)}: received")
+            try:
+                with transaction.atomic():
+                    event.save(force_insert=True)
+            except IntegrityError:
+                # Another transaction holds (source, id): the unique index made us wait for
+                # its commit, so the row is visible now, unless it rolled back (then retry).
+                stored = FinanceEvent.objects.filter(
+                    source=envelope.source, event_id=envelope.id
+                ).first()
+                if stored is None:
+                    continue
+                return duplicate_outcome(stored, digest)
+            event_apply(event=event, envelope=envelope, actor=actor)
+            return IngestOutcome(STATUS_ACCEPTED, event, event.result)
+        raise IntegrityError(f"could not store event {envelope.source}/{envelope.id}")
+
+
+def event_ingest(*, body: dict, actor) -> IngestOutcome:
+    """Validate, store and apply one canonical event.
+
+    Returns 202 (stored now, applied or quarantined with a case), 200 (the same (source, id)
+    and body again: the stored result), or 409 (same (source, id), different body; code
+    "conflicting_duplicate", naming the stored digest). Raises `EventSchemaError` for a
+    malformed event, storing nothing. Safe under concurrency: the (source, id) unique index
+    decides which caller stores the event; the others answer 200/409. `event_applied` is
+    sent on commit when the event was applied.
+    """
+    envelope = validate_event(body)
+    digest = canonical_digest(body)
+    return event_ingest_valid(envelope=envelope, body=body, digest=digest, actor=actor)
+
+
+def _stored_envelope(event: FinanceEvent) -> Envelope:
+    try:
+        return validate_event(event.body)
+    except EventSchemaError as error:
+        raise BillingError(
+            f"the stored body of {event} no longer passes the schema check: {error}",
+            code="invalid_stored_body",
+        ) from None
+
+
+def event_replay(*, event: FinanceEvent, actor) -> FinanceEvent:
+    """Re-run a quarantined event's handler from its stored body.
+
+    Applied → `replay` transition, its cases resolved, `event_applied` on commit. Still not
+    applicable → stays quarantined (reason refreshed, case bumped, both committed) and raises
+    BillingError(code="still_quarantined") saying why. Idempotent on an applied event (returns
+    it unchanged). Raises BillingError(code="not_replayable") for a discarded or received one.
+    """
+    with transaction.atomic():
+        event = FinanceEvent.objects.select_for_update().get(pk=event.pk)
+        if event.state == FinanceEventState.APPLIED:
+            return event
+        if event.state != FinanceEventState.QUARANTINED:
+            raise BillingError(
+                f"event {event} is {event.state}; only a quarantined event can be replayed",
+                code="not_replayable",
+            )
+        failure = event_apply(event=event, envelope=_stored_envelope(event), actor=actor)
+    if failure is not None:
+        raise BillingError(
+            f"event {event} is still quarantined: {failure.reason}: {failure.detail}",
+            code="still_quarantined",
+        )
+    return event
+
+
+def events_replay(*, events: QuerySet, actor) -> dict:
+    """Replay every quarantined event of `events`, each in its own transaction.
+
+    Returns counts {"applied", "still_quarantined", "skipped"} (skipped: not quarantined).
+    """
+    counts = {"applied": 0, "still_quarantined": 0, "skipped": 0}
+    for event in events.order_by("id").only("pk", "state").iterator():
+        if event.state != FinanceEventState.QUARANTINED:
+            counts["skipped"] += 1
+            continue
+        try:
+            replayed = event_replay(event=event, actor=actor)
+        except BillingError as error:
+            key = "still_quarantined" if error.code == "still_quarantined" else "skipped"
+            counts[key] += 1
+            continue
+        counts["applied" if replayed.state == FinanceEventState.APPLIED else "skipped"] += 1
+    return counts
+
+
+def event_discard(*, event: FinanceEvent, actor, reason: str) -> FinanceEvent:
+    """A person decides a quarantined event is never to be applied: quarantined → discarded.
+
+    Its open cases are resolved with the reason. Idempotent on a discarded event. Raises
+    BillingError(code="reason_required") for a blank reason and
+    BillingError(code="illegal_transition") for a received or applied event.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError(
+            "a reason is required to discard an event",
+            code="reason_required",
+            field="reason",
+            status=400,
+        )
+    with transaction.atomic():
+        event = FinanceEvent.objects.select_for_update().get(pk=event.pk)
+        if event.state == FinanceEventState.DISCARDED:
+            return event
+        if event.state != FinanceEventState.QUARANTINED:
+            raise BillingError(
+                f"event {event} is {event.state}; only a quarantined event can be discarded",
+                code="illegal_transition",
+            )
+        event.discard()
+        event.result = {**event.result, "state": event.state}
+        stamp(event, actor=actor, reason=f"{history_reason(event)}: discarded: {reason}")
+        event.save()
+        cases_resolve_for_subject(
+            subject=event, actor=actor_or_none(actor), reason=f"event discarded: {reason}"
+        )
+    return event

@@ -1,0 +1,103 @@
+"""Console pages of billing: the event log (with replay/discard) and invoices."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from billing import selectors
+from billing.errors import BillingError
+from billing.filters import FinanceEventFilterSet, InvoiceFilterSet
+from billing.models import FinanceEvent, Invoice
+from billing.services import event_discard, event_replay
+from exceptions.selectors import cases_for_subject
+
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+@permission_required("billing.view_financeevent", raise_exception=True)
+def event_list(request):
+    filterset = FinanceEventFilterSet(request.GET or None, queryset=selectors.event_list())
+    return render(
+        request,
+        "billing/event_list.html",
+        {"filter": filterset, "page": _page(request, filterset.qs)},
+    )
+
+
+@login_required
+@permission_required("billing.view_financeevent", raise_exception=True)
+def event_detail(request, pk: int):
+    event = get_object_or_404(FinanceEvent.objects.select_related("received_by"), pk=pk)
+    return render(
+        request,
+        "billing/event_detail.html",
+        {
+            "event": event,
+            "body_pretty": json.dumps(event.body, indent=2, sort_keys=True, cls=DjangoJSONEncoder),
+            "cases": cases_for_subject(event),
+            "records": selectors.records_of_event(event),
+            "record": selectors.record_for_event(event),
+            "can_replay": request.user.has_perm("billing.replay_financeevent"),
+            "can_discard": request.user.has_perm("billing.discard_financeevent"),
+        },
+    )
+
+
+@login_required
+@require_POST
+@permission_required("billing.replay_financeevent", raise_exception=True)
+def event_replay_view(request, pk: int):
+    event = get_object_or_404(FinanceEvent, pk=pk)
+    try:
+        event_replay(event=event, actor=request.user)
+    except BillingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Event {event} replayed and applied.")
+    return redirect("billing:event-detail", pk=pk)
+
+
+@login_required
+@require_POST
+@permission_required("billing.discard_financeevent", raise_exception=True)
+def event_discard_view(request, pk: int):
+    event = get_object_or_404(FinanceEvent, pk=pk)
+    try:
+        event_discard(event=event, actor=request.user, reason=request.POST.get("reason", ""))
+    except BillingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Event {event} discarded.")
+    return redirect("billing:event-detail", pk=pk)
+
+
+@login_required
+@permission_required("billing.view_invoice", raise_exception=True)
+def invoice_list(request):
+    filterset = InvoiceFilterSet(request.GET or None, queryset=selectors.invoice_list())
+    return render(
+        request,
+        "billing/invoice_list.html",
+        {"filter": filterset, "page": _page(request, filterset.qs)},
+    )
+
+
+@login_required
+@permission_required("billing.view_invoice", raise_exception=True)
+def invoice_detail(request, invoice_id: str):
+    try:
+        invoice = selectors.invoice_get(invoice_id=invoice_id)
+    except Invoice.DoesNotExist:
+        raise Http404("no such invoice") from None
+    return render(request, "billing/invoice_detail.html", {"invoice": invoice})
