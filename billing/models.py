@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
+from django.db.models.lookups import Exact, GreaterThanOrEqual
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
@@ -43,6 +45,14 @@ def amount_field(**kwargs) -> models.DecimalField:
 def rate_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(
         max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, **kwargs
+    )
+
+
+def _adds_up() -> Exact:
+    """total = subtotal + tax, compared after rounding: SQLite keeps decimals as floats."""
+    return Exact(
+        Round(F("total_amount") - F("subtotal_amount") - F("tax_amount"), AMOUNT_DECIMAL_PLACES),
+        0,
     )
 
 
@@ -376,14 +386,19 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, ErpTracked):
         ordering = ["-issue_date", "invoice_id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(total_amount=F("subtotal_amount") + F("tax_amount")),
+                condition=_adds_up(),
                 name="billing_invoice_total_adds_up",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    total_amount__gte=F("paid_amount")
-                    + F("credited_amount")
-                    + F("written_off_amount")
+                condition=GreaterThanOrEqual(
+                    Round(
+                        F("total_amount")
+                        - F("paid_amount")
+                        - F("credited_amount")
+                        - F("written_off_amount"),
+                        AMOUNT_DECIMAL_PLACES,
+                    ),
+                    0,
                 ),
                 name="billing_invoice_not_over_settled",
             ),
@@ -477,7 +492,7 @@ class CreditNote(ErpTracked):
         ordering = ["-issue_date", "credit_note_id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(total_amount=F("subtotal_amount") + F("tax_amount")),
+                condition=_adds_up(),
                 name="billing_creditnote_total_adds_up",
             )
         ]

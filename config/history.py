@@ -29,7 +29,8 @@ def ConcordHistory(**kwargs) -> HistoricalRecords:
 def stamp(obj: models.Model, *, actor, reason: str) -> models.Model:
     """Set who changes `obj` and why, for the history row its next save writes."""
     obj._history_user = actor if actor is not None and actor.pk else None
-    obj._change_reason = reason
+    # history_change_reason is varchar(100): keep the start, which names the change.
+    obj._change_reason = reason if len(reason) <= 100 else reason[:99] + "…"
     return obj
 
 
