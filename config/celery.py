@@ -3,13 +3,20 @@
 import os
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("concord")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("events", "erp", "recon")]
+# Each queue on its own direct exchange: with one shared exchange the Redis transport
+# copies a message into every queue bound to it.
+app.conf.task_queues = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("events", "erp", "recon")
+]
+app.conf.task_default_exchange = "events"
+app.conf.task_default_routing_key = "events"
 app.autodiscover_tasks()
 
 _tokens: dict[str, object] = {}
