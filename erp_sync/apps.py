@@ -1,5 +1,24 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ErpSyncConfig(AppConfig):
     name = "erp_sync"
+
+    def ready(self) -> None:
+        # --- sync job engine: dispatch on event_applied, beat schedule, case remediation ---
+        from billing.models import FinanceEvent
+        from billing.signals import event_applied
+        from erp_sync.models import SyncJob
+        from erp_sync.receivers import on_event_applied
+        from erp_sync.remediation import SyncJobRemediation
+        from erp_sync.schedules import ensure_schedules_after_migrate
+        from exceptions.remediation import register_remediation
+
+        event_applied.connect(
+            on_event_applied, sender=FinanceEvent, dispatch_uid="erp_sync.dispatch_event"
+        )
+        post_migrate.connect(
+            ensure_schedules_after_migrate, sender=self, dispatch_uid="erp_sync.schedules"
+        )
+        register_remediation(SyncJob, SyncJobRemediation())

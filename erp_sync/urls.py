@@ -1,4 +1,42 @@
 """Console pages of erp_sync."""
 
+from django.urls import path
+
+from erp_sync import views
+
 app_name = "erp_sync"
-urlpatterns: list = []
+# --- rules and connections ---
+urlpatterns: list = [
+    path("rules/", views.rule_list_view, name="rule-list"),
+    path("rules/new", views.rule_create_view, name="rule-create"),
+    path("rules/preview", views.rule_preview_view, name="rule-preview"),
+    path("rules/<int:pk>/", views.rule_edit_view, name="rule-edit"),
+    path("rules/<int:pk>/deactivate", views.rule_deactivate_view, name="rule-deactivate"),
+    path("connections/", views.connection_list_view, name="connection-list"),
+    path("connections/<int:pk>/", views.connection_detail_view, name="connection-detail"),
+    path("connections/<int:pk>/health", views.connection_health_view, name="connection-health"),
+    path("connections/<int:pk>/pause", views.connection_pause_view, name="connection-pause"),
+    path("connections/<int:pk>/resume", views.connection_resume_view, name="connection-resume"),
+    path(
+        "connections/<int:pk>/windows",
+        views.connection_window_add_view,
+        name="connection-window-add",
+    ),
+    path(
+        "connections/<int:pk>/windows/<int:window_pk>/remove",
+        views.connection_window_remove_view,
+        name="connection-window-remove",
+    ),
+]
+# --- end rules and connections ---
+
+# --- sync jobs (job engine) ---
+from erp_sync import job_views  # noqa: E402
+
+urlpatterns += [
+    path("jobs/", job_views.job_list_view, name="job-list"),
+    path("jobs/<int:pk>/", job_views.job_detail_view, name="job-detail"),
+    path("jobs/<int:pk>/replay", job_views.job_replay_view, name="job-replay"),
+    path("jobs/<int:pk>/cancel", job_views.job_cancel_view, name="job-cancel"),
+]
+# --- end sync jobs ---

@@ -1,0 +1,68 @@
+"""Console forms of erp_sync (shape only; the services decide)."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from erp_sync.choices import DocumentType
+
+# --- rules and connections ----------------------------------------------------------------
+
+
+class MappingRuleForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    entity = forms.CharField(max_length=16, required=False)
+    document_type = forms.ChoiceField(choices=[("", "any"), *DocumentType.choices], required=False)
+    product_family = forms.CharField(max_length=100, required=False)
+    country = forms.CharField(max_length=2, required=False)
+    region = forms.CharField(max_length=64, required=False)
+    currency = forms.CharField(max_length=3, required=False)
+    partner_kind = forms.CharField(max_length=16, required=False)
+    revenue_account = forms.CharField(
+        max_length=64,
+        required=False,
+        help_text="Revenue; for payments/refunds the bank account; for write-offs bad debt; "
+        "for settlements commission expense.",
+    )
+    receivable_account = forms.CharField(
+        max_length=64, required=False, help_text="Receivable (partner payable for settlements)."
+    )
+    tax_code = forms.CharField(max_length=32, required=False)
+    tax_account = forms.CharField(max_length=64, required=False)
+    cost_center = forms.CharField(max_length=64, required=False)
+    erp_item = forms.CharField(max_length=100, required=False)
+    subsidiary = forms.CharField(max_length=100, required=False)
+    valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    valid_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class MappingPreviewForm(forms.Form):
+    event_json = forms.CharField(
+        label="Event JSON", required=False, widget=forms.Textarea(attrs={"rows": 14})
+    )
+    source = forms.CharField(label="or stored event: source", required=False, max_length=200)
+    event_id = forms.CharField(label="id", required=False, max_length=200)
+
+    def clean(self):
+        cleaned = super().clean()
+        text = (cleaned.get("event_json") or "").strip()
+        if text:
+            try:
+                cleaned["event"] = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise forms.ValidationError(f"the event is not valid JSON: {error}") from None
+        elif not (cleaned.get("source") and cleaned.get("event_id")):
+            raise forms.ValidationError("paste an event, or give the source and id of one")
+        return cleaned
+
+
+class ConnectionPauseForm(forms.Form):
+    reason = forms.CharField(max_length=300)
+
+
+class MaintenanceWindowForm(forms.Form):
+    starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    ends_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    reason = forms.CharField(max_length=300, required=False)

@@ -1,0 +1,77 @@
+"""Mapping-rule resolution: which active rule maps a document (or line) on a date.
+
+Among the active rules valid on `on_date` whose every non-blank match field equals the
+context, the one with the most non-blank match fields (highest specificity) wins. Saving
+refuses ties (erp_sync.services.rules), so the winner is unique; should two ever tie anyway
+(a race between two saves), the newest version, then the newest row, wins — deterministically.
+
+What the account fields hold per document type:
+- invoice, credit_note: revenue_account = revenue, receivable_account = receivable,
+  tax_account = the tax payable account of tax_code;
+- payment, refund: revenue_account = the bank / cash account, receivable_account = receivable;
+- write_off: revenue_account = the bad-debt expense account, receivable_account = receivable;
+- settlement: revenue_account = the commission expense account, receivable_account = the
+  partner payable account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q
+
+from erp_sync.models import MappingRule
+
+
+def matching_rules(
+    *,
+    entity: str,
+    document_type: str,
+    product_family: str = "",
+    country: str = "",
+    region: str = "",
+    currency: str = "",
+    partner_kind: str = "",
+    on_date: dt.date,
+):
+    """Every active rule that matches the context on `on_date`, best first."""
+    context = {
+        "entity": entity,
+        "document_type": document_type,
+        "product_family": product_family,
+        "country": country,
+        "region": region,
+        "currency": currency,
+        "partner_kind": partner_kind,
+    }
+    query = Q(is_active=True, valid_from__lte=on_date) & (
+        Q(valid_to__isnull=True) | Q(valid_to__gte=on_date)
+    )
+    for name, value in context.items():
+        # A blank rule field is a wildcard; a blank context value only matches blank fields.
+        query &= (Q(**{name: ""}) | Q(**{name: value})) if value else Q(**{name: ""})
+    return MappingRule.objects.filter(query).order_by("-specificity", "-version", "-id")
+
+
+def resolve_rule(
+    *,
+    entity: str,
+    document_type: str,
+    product_family: str = "",
+    country: str = "",
+    region: str = "",
+    currency: str = "",
+    partner_kind: str = "",
+    on_date: dt.date,
+) -> MappingRule | None:
+    """The most specific active rule for the context on `on_date`, or None. Read-only."""
+    return matching_rules(
+        entity=entity,
+        document_type=document_type,
+        product_family=product_family,
+        country=country,
+        region=region,
+        currency=currency,
+        partner_kind=partner_kind,
+        on_date=on_date,
+    ).first()

@@ -1,0 +1,138 @@
+"""Reads of erp_sync for the console, the API and tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from billing.selectors import record_for_event
+from erp_sync import semaphore
+from erp_sync.choices import SyncJobState
+from erp_sync.models import Connection, MappingRule, SyncJob
+
+# --- rules and connections ----------------------------------------------------------------
+
+
+def mapping_rule_list() -> QuerySet[MappingRule]:
+    """Every rule version, most specific first, then by name and newest version."""
+    return MappingRule.objects.select_related("supersedes").order_by(
+        "-is_active", "-specificity", "name", "-version", "-id"
+    )
+
+
+def mapping_rule_get(pk: int | str) -> MappingRule:
+    """One rule version. Raises MappingRule.DoesNotExist."""
+    return MappingRule.objects.select_related("supersedes").get(pk=pk)
+
+
+def mapping_rule_versions(rule: MappingRule) -> list[MappingRule]:
+    """Every version of `rule`'s lineage (the supersedes chain), newest first."""
+    versions = [rule]
+    older = rule.supersedes
+    while older is not None:
+        versions.append(older)
+        older = older.supersedes
+    newer = MappingRule.objects.filter(supersedes=rule).first()
+    while newer is not None:
+        versions.insert(0, newer)
+        newer = MappingRule.objects.filter(supersedes=newer).first()
+    return versions
+
+
+def connection_list() -> QuerySet[Connection]:
+    """Connections with their entity and the number of maintenance windows not yet over."""
+    return (
+        Connection.objects.select_related("entity")
+        .annotate(
+            upcoming_windows=Count(
+                "maintenance_windows", filter=Q(maintenance_windows__ends_at__gt=timezone.now())
+            )
+        )
+        .order_by("name")
+    )
+
+
+def connection_get(pk: int | str) -> Connection:
+    """One connection with its entity and maintenance windows. Raises Connection.DoesNotExist."""
+    return (
+        Connection.objects.select_related("entity")
+        .prefetch_related("maintenance_windows")
+        .get(pk=pk)
+    )
+
+
+def stored_event_get(*, source: str, event_id: str):
+    """A stored finance event for the mapping preview. Raises FinanceEvent.DoesNotExist."""
+    from billing.selectors import event_get
+
+    return event_get(source=source, event_id=event_id)
+
+
+# --- sync jobs (job engine) ---------------------------------------------------------------
+
+
+def sync_job_list(*, filters: Mapping | None = None) -> QuerySet[SyncJob]:
+    """Sync jobs, newest first, with event, connection and entity joined (bodies deferred).
+
+    `filters` are SyncJobFilterSet parameters (as in a query string).
+    """
+    queryset = (
+        SyncJob.objects.select_related("event", "connection", "connection__entity")
+        .defer("document", "event__body", "event__result")
+        .order_by("-id")
+    )
+    if filters:
+        from erp_sync.filters import SyncJobFilterSet
+
+        queryset = SyncJobFilterSet(filters, queryset=queryset).qs
+    return queryset
+
+
+def sync_job_get(pk: int | str) -> SyncJob:
+    """One job with its attempts and mapping rules. Raises SyncJob.DoesNotExist."""
+    return (
+        SyncJob.objects.select_related("event", "connection", "connection__entity")
+        .prefetch_related("attempt_log", "mapping_rules")
+        .get(pk=pk)
+    )
+
+
+def sync_job_state_counts(queryset: QuerySet[SyncJob] | None = None) -> dict[str, int]:
+    """How many jobs are in each state (every state present, zeros included)."""
+    queryset = SyncJob.objects.all() if queryset is None else queryset
+    counts = dict.fromkeys(SyncJobState.values, 0)
+    rows = queryset.order_by().values_list("state").annotate(n=Count("id"))
+    counts.update({state: n for state, n in rows})
+    return counts
+
+
+def sync_job_lineage(job: SyncJob) -> dict:
+    """event (source/id/type) → billing record → job → ERP document, for one job."""
+    event = job.event
+    record = record_for_event(event)
+    return {
+        "event": {
+            "source": event.source,
+            "id": event.event_id,
+            "type": event.type,
+            "state": event.state,
+        },
+        "record": (
+            {
+                "kind": record._meta.model_name,
+                "id": str(record),
+                "erp_status": getattr(record, "erp_status", ""),
+            }
+            if record is not None
+            else None
+        ),
+        "job": {"id": job.pk, "state": job.state, "external_id": job.external_id},
+        "erp": {"id": job.erp_id, "number": job.erp_number} if job.erp_number else None,
+    }
+
+
+def connection_in_flight(connection: Connection) -> int:
+    """Calls to `connection`'s ERP holding a semaphore slot now."""
+    return semaphore.in_flight(connection)

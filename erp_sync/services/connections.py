@@ -1,0 +1,233 @@
+"""Writes of ERP connections: create/update, pause/resume, maintenance windows; health.
+
+Secrets never enter the database: `secret_env` names the environment variable holding the
+password or token, and a settings dict with a key that looks like a secret ("password",
+"token", "secret", "api_key", ...) is refused. The circuit breaker fields are the sync
+engine's; these services never touch them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from billing.models import LegalEntity
+from config.history import stamp
+from erp_sync.adapters.base import Health
+from erp_sync.adapters.registry import adapter_for
+from erp_sync.choices import AdapterKind, ClosedPeriodPolicy
+from erp_sync.errors import (
+    ConnectionSettingsError,
+    MaintenanceWindowError,
+    SecretInSettingsError,
+)
+from erp_sync.models import Connection, MaintenanceWindow
+
+SECRET_KEY_RE = re.compile(
+    r"pass(word|wd)?|token|secret|api[_-]?key|private[_-]?key|credential", re.IGNORECASE
+)
+ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,99}")
+EDITABLE_FIELDS = (
+    "name",
+    "adapter_kind",
+    "settings",
+    "secret_env",
+    "is_active",
+    "max_concurrency",
+    "failure_threshold",
+    "open_cooldown_seconds",
+    "closed_period_policy",
+)
+_RATES = ("error_rate", "rate_429", "drop_after_commit_rate")
+
+
+def connection_create(*, data: dict[str, Any], actor) -> Connection:
+    """A new connection for `data["entity"]` (a LegalEntity or its code).
+
+    Raises SecretInSettingsError, ConnectionSettingsError.
+    """
+    fields = _clean(data)
+    entity = data.get("entity")
+    if not isinstance(entity, LegalEntity):
+        entity = LegalEntity.objects.filter(code=entity).first()
+        if entity is None:
+            raise ConnectionSettingsError(f"no legal entity {data.get('entity')!r}", field="entity")
+    connection = Connection(entity=entity, **fields)
+    with transaction.atomic():
+        stamp(connection, actor=actor, reason="connection created")
+        connection.save()
+    return connection
+
+
+def connection_update(*, connection: Connection, data: dict[str, Any], actor) -> Connection:
+    """Change the configuration of a connection (never its circuit state)."""
+    fields = _clean(data)
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        changed = [name for name, value in fields.items() if getattr(locked, name) != value]
+        if not changed:
+            return locked
+        for name in changed:
+            setattr(locked, name, fields[name])
+        stamp(locked, actor=actor, reason=f"connection updated: {', '.join(changed)}")
+        locked.save(update_fields=changed)
+    return locked
+
+
+def connection_pause(*, connection: Connection, reason: str, actor) -> Connection:
+    """Stop posting through the connection (its jobs are held). Idempotent."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ConnectionSettingsError("a reason is required to pause a connection", field="reason")
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        if locked.paused:
+            return locked
+        locked.paused = True
+        locked.paused_reason = reason[:300]
+        stamp(locked, actor=actor, reason=f"paused: {reason}")
+        locked.save(update_fields=["paused", "paused_reason"])
+    return locked
+
+
+def connection_resume(*, connection: Connection, actor, reason: str = "") -> Connection:
+    """Post through the connection again. Idempotent.
+
+    Releasing the jobs held for `paused` is the sync engine's (its sweeper sees the flag).
+    """
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        if not locked.paused:
+            return locked
+        locked.paused = False
+        locked.paused_reason = ""
+        stamp(locked, actor=actor, reason=f"resumed{': ' + reason if reason else ''}")
+        locked.save(update_fields=["paused", "paused_reason"])
+    return locked
+
+
+def maintenance_window_add(
+    *,
+    connection: Connection,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    reason: str = "",
+    actor,
+) -> MaintenanceWindow:
+    """A period with no ERP calls. Raises MaintenanceWindowError unless it ends after it starts."""
+    if ends_at <= starts_at:
+        raise MaintenanceWindowError(
+            f"the window ends ({ends_at.isoformat()}) before it starts ({starts_at.isoformat()})"
+        )
+    window = MaintenanceWindow(
+        connection=connection, starts_at=starts_at, ends_at=ends_at, reason=reason[:300]
+    )
+    with transaction.atomic():
+        stamp(window, actor=actor, reason=f"maintenance window added: {reason}".strip(": "))
+        window.save()
+    return window
+
+
+def maintenance_window_remove(*, window: MaintenanceWindow, actor) -> None:
+    """Delete a window (its history keeps it). Idempotent."""
+    with transaction.atomic():
+        locked = MaintenanceWindow.objects.select_for_update().filter(pk=window.pk).first()
+        if locked is None:
+            return
+        stamp(locked, actor=actor, reason="maintenance window removed")
+        locked.delete()
+
+
+def connection_health(connection: Connection) -> Health:
+    """Ask the ERP whether it answers. Never raises: any failure is ok=False with the detail."""
+    try:
+        return adapter_for(connection).health()
+    except Exception as error:
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        return Health(ok=False, detail=f"{type(error).__name__}: {message}")
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    fields = {name: data[name] for name in EDITABLE_FIELDS if name in data}
+    if "name" in fields:
+        fields["name"] = str(fields["name"]).strip()
+        if not fields["name"]:
+            raise ConnectionSettingsError("a name is required", field="name")
+    if "adapter_kind" in fields and fields["adapter_kind"] not in AdapterKind.values:
+        raise ConnectionSettingsError(
+            f"adapter_kind must be one of {', '.join(AdapterKind.values)}", field="adapter_kind"
+        )
+    if "closed_period_policy" in fields and (
+        fields["closed_period_policy"] not in ClosedPeriodPolicy.values
+    ):
+        raise ConnectionSettingsError(
+            f"closed_period_policy must be one of {', '.join(ClosedPeriodPolicy.values)}",
+            field="closed_period_policy",
+        )
+    if "secret_env" in fields:
+        fields["secret_env"] = (fields["secret_env"] or "").strip()
+        if fields["secret_env"] and not ENV_NAME_RE.fullmatch(fields["secret_env"]):
+            raise ConnectionSettingsError(
+                "secret_env must be an environment variable NAME (A-Z, 0-9, _), not a value",
+                field="secret_env",
+            )
+    if "settings" in fields:
+        fields["settings"] = _check_settings(fields["settings"] or {})
+    return fields
+
+
+def _check_settings(settings: Any) -> dict:
+    if not isinstance(settings, dict):
+        raise ConnectionSettingsError("settings must be an object")
+    secret = _secret_key(settings)
+    if secret:
+        raise SecretInSettingsError(
+            f'settings must not hold secrets ("{secret}"): put the secret in an environment '
+            "variable and name it in secret_env"
+        )
+    for name in _RATES:
+        if name in settings and not _number_between(settings[name], 0, 1):
+            raise ConnectionSettingsError(f"settings.{name} must be a number from 0 to 1")
+    if "latency_ms" in settings and not _number_between(settings["latency_ms"], 0, 600_000):
+        raise ConnectionSettingsError("settings.latency_ms must be a number of milliseconds ≥ 0")
+    for index, window in enumerate(settings.get("outage") or []):
+        start = parse_datetime(str(window.get("start", ""))) if isinstance(window, dict) else None
+        end = parse_datetime(str(window.get("end", ""))) if isinstance(window, dict) else None
+        if start is None or end is None or end <= start:
+            raise ConnectionSettingsError(
+                f"settings.outage[{index}] must be {{start, end}} ISO date-times, end after start"
+            )
+    reject = settings.get("reject_accounts")
+    if reject is not None and not (
+        isinstance(reject, list) and all(isinstance(code, str) for code in reject)
+    ):
+        raise ConnectionSettingsError("settings.reject_accounts must be a list of account codes")
+    return settings
+
+
+def _secret_key(value: Any) -> str:
+    """The first key (at any depth) that looks like it holds a secret, or ""."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if SECRET_KEY_RE.search(str(key)):
+                return str(key)
+            found = _secret_key(item)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _secret_key(item)
+            if found:
+                return found
+    return ""
+
+
+def _number_between(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high

@@ -1,0 +1,47 @@
+"""Celery tasks of erp_sync: thin wrappers that load by id and call one service.
+
+Names are stable (they are in queued messages and beat rows). Posting runs on queue "erp"
+with acks_late, so a worker killed mid-task gets its message redelivered; the job lease and
+the sweeper cover the rest.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_init
+
+from erp_sync.actors import mark_worker_process, system_actor
+
+logger = logging.getLogger(__name__)
+worker_init.connect(mark_worker_process, dispatch_uid="erp_sync.actor_cache")
+
+
+@shared_task(name="erp_sync.post_job", queue="erp", acks_late=True, ignore_result=True)
+def post_job(*, job_id: int) -> str:
+    """Post sync job `job_id` once (a no-op unless it is pending or due to retry)."""
+    from erp_sync.services.posting import job_post
+
+    outcome = job_post(job_id=job_id, actor=system_actor())
+    logger.debug("post_job", extra={"job": job_id, "outcome": outcome})
+    return outcome
+
+
+@shared_task(name="erp_sync.sweep", queue="erp", ignore_result=True)
+def sweep() -> dict:
+    """One sweeper pass (lost dispatches, expired leases, due retries, cleared holds)."""
+    from erp_sync.services.sweeper import sync_sweep
+
+    return sync_sweep(actor=system_actor())
+
+
+@shared_task(name="erp_sync.dispatch_event", queue="erp", acks_late=True, ignore_result=True)
+def dispatch_event(*, event_id: int) -> int:
+    """Create the sync jobs of event `event_id` (gone → nothing). Returns how many."""
+    from billing.models import FinanceEvent
+    from erp_sync.services.dispatch import sync_jobs_create_for_event
+
+    event = FinanceEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        logger.warning("dispatch_event: no event %s", event_id)
+        return 0
+    return len(sync_jobs_create_for_event(event=event, actor=system_actor()))
