@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 ## Everything `make demo` does before it starts the server (CI runs this part).
 demo-setup: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_erp_demo
 	$(BIN)/python manage.py seed_demo
 
 demo: demo-setup

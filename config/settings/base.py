@@ -213,7 +213,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One INFO line per task succeeded is noise; failures still log at WARNING/ERROR.
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
 
 # --- Concord -------------------------------------------------------------------------------
