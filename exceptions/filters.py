@@ -23,7 +23,7 @@ class CaseFilterSet(django_filters.FilterSet):
         method="filter_subject_type", help_text='model name ("financeevent") or "app.model"'
     )
     overdue = django_filters.BooleanFilter(
-        method="filter_overdue", help_text="open or acknowledged and past its SLA"
+        method="filter_overdue", label="Overdue", help_text="open or acknowledged and past its SLA"
     )
 
     class Meta:
