@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import count
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.db.models.constants import OnConflict
@@ -31,6 +32,22 @@ _temp_names = count(1)
 
 def _on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+def _json_text(value, encoder: type[json.JSONEncoder]) -> str:
+    """`value` as JSON text for a jsonb column: orjson, with the field encoder's `default`.
+
+    Anything orjson refuses (an integer past 64 bits, say) goes through json.dumps; the
+    stored jsonb value is the same either way (only whitespace and escapes differ).
+    """
+    try:
+        return orjson.dumps(
+            value,
+            default=encoder().default,
+            option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
+        ).decode()
+    except TypeError:
+        return json.dumps(value, cls=encoder)
 
 
 def _row_builder(fields: Sequence[models.Field]):
@@ -47,7 +64,7 @@ def _row_builder(fields: Sequence[models.Field]):
         row = [values[name] for name in attnames]
         for i, encoder in json_fields:
             if row[i] is not None:
-                row[i] = json.dumps(row[i], cls=encoder)
+                row[i] = _json_text(row[i], encoder)
         return row
 
     return build
@@ -109,9 +126,12 @@ def insert_ignoring_conflicts(
                 f"SELECT {column_list} FROM {qn(meta.db_table)} WITH NO DATA"
             )
             _copy(raw, temp, columns, map(_row_builder(fields), objs))
+            # Rows go in in key order, so two transactions inserting overlapping keys take
+            # their index-tuple locks in the same order and cannot deadlock on this statement.
+            order = ", ".join(qn(f.column) for f in keys)
             raw.execute(
                 f"INSERT INTO {qn(meta.db_table)} ({column_list}) SELECT {column_list} "  # noqa: S608
-                f"FROM {qn(temp)} ON CONFLICT DO NOTHING RETURNING {returning}"
+                f"FROM {qn(temp)} ORDER BY {order} ON CONFLICT DO NOTHING RETURNING {returning}"
             )
             rows = raw.fetchall()
             raw.execute(f"DROP TABLE {qn(temp)}")
@@ -163,8 +183,11 @@ def history_insert(
     *,
     default_user=None,
     custom_historical_attrs: dict | None = None,
+    history_type: str = "+",
 ) -> None:
     """Write the creation ("+") history row of each saved instance in `objs`.
+
+    With history_type="~": the change row of instances just updated (their current values).
 
     The user and reason are each instance's `stamp()`; `custom_historical_attrs` fill the
     history-only columns (correlation_id) unless the model tracks a field of that name.
@@ -174,7 +197,10 @@ def history_insert(
     manager = model.history
     if not _on_postgres():
         manager.bulk_history_create(
-            objs, default_user=default_user, custom_historical_attrs=custom_historical_attrs
+            objs,
+            default_user=default_user,
+            custom_historical_attrs=custom_historical_attrs,
+            update=history_type == "~",
         )
         return
     history_model = manager.model
@@ -202,7 +228,7 @@ def history_insert(
             elif name == "history_change_reason":
                 values.append(getattr(obj, "_change_reason", "") or "")
             elif name == "history_type":
-                values.append("+")
+                values.append(history_type)
             elif name == "history_user_id":
                 values.append(_user_id(obj, default_user))
             else:

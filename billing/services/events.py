@@ -121,7 +121,7 @@ def duplicate_outcome(stored: FinanceEvent, digest: str) -> IngestOutcome:
 
 
 def _send_applied(event: FinanceEvent) -> None:
-    event_applied.send(sender=FinanceEvent, event=event)
+    event_applied.send(sender=FinanceEvent, events=[event])
 
 
 def send_applied_on_commit(event: FinanceEvent) -> None:
@@ -150,12 +150,15 @@ def _open_case(event: FinanceEvent, error: QuarantineError, actor):
     )
 
 
-def event_apply(*, event: FinanceEvent, envelope: Envelope, actor) -> QuarantineError | None:
+def event_apply(
+    *, event: FinanceEvent, envelope: Envelope, actor, notify: bool = True
+) -> QuarantineError | None:
     """Run the event's handler in a savepoint and record the outcome on the (locked) event.
 
     received → applied | quarantined; quarantined → applied (replay) or stays quarantined
     with its reason refreshed and its case bumped. Returns the QuarantineError, or None when
-    applied. Must run inside the caller's transaction.atomic.
+    applied. Must run inside the caller's transaction.atomic. With notify=False the caller
+    sends `event_applied` itself (a batch sends one signal for all its events).
     """
     replaying = event.state == FinanceEventState.QUARANTINED
     previous_reason = event.quarantine_reason
@@ -195,7 +198,8 @@ def event_apply(*, event: FinanceEvent, envelope: Envelope, actor) -> Quarantine
         cases_resolve_for_subject(
             subject=event, actor=actor_or_none(actor), reason="event replayed and applied"
         )
-    send_applied_on_commit(event)
+    if notify:
+        send_applied_on_commit(event)
     return None
 
 

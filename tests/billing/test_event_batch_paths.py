@@ -1,9 +1,20 @@
 """The batch fast path gives the same answers and records as ingesting item by item."""
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.db import transaction
 
-from billing.models import FinanceEvent, Subscription, UsageRecord
+from billing.models import (
+    FinanceEvent,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentAllocation,
+    Subscription,
+    UsageRecord,
+)
 from billing.schema import EventSchemaError
 from billing.services import event_ingest, events_ingest_batch
 from tests.billing.factories import event_body
@@ -30,6 +41,28 @@ def mixed_batch() -> list[dict]:
         event_body("usage.recorded", usage_id="u4", subscription_id="s_new"),
         event_body("invoice.issued", invoice_id="i_b"),
         event_body("usage.recorded", usage_id="u5"),
+        *invoice_items(),
+    ]
+
+
+def invoice_items() -> list[dict]:
+    """Invoices the fast path stores, and the unusual ones it leaves to the per-item path."""
+    issued = event_body("invoice.issued", invoice_id="i_a")
+    return [
+        issued,
+        issued,  # the same event again → 200
+        event_body("invoice.issued", invoice_id="i_a"),  # another event, same invoice id
+        event_body("invoice.issued", customer_id="cus_nope"),  # unknown customer
+        event_body("invoice.issued", invoice_id="inv_x"),  # already stored
+        event_body("invoice.issued", issue_date="2026-01-15"),  # closed period
+        event_body("invoice.issued", currency="EUR"),  # not the customer's currency
+        event_body("invoice.issued", subscription_id="sub_x"),
+        event_body("payment.settled", invoice_id="i_c", amount="40.00"),  # before i_c exists
+        event_body("invoice.issued", invoice_id="i_c"),
+        event_body("payment.settled", amount="150.00"),  # on account: oldest open invoices
+        event_body("invoice.issued", invoice_id="i_d"),
+        event_body("payment.settled", invoice_id="i_d", amount="30.00"),
+        event_body("usage.recorded", usage_id="u6"),
     ]
 
 
@@ -46,6 +79,29 @@ def snapshot(results) -> dict:
             UsageRecord.objects.values_list("usage_id", "amount", "subscription__subscription_id")
         ),
         "subscriptions": sorted(Subscription.objects.values_list("subscription_id", "state")),
+        "invoices": sorted(
+            Invoice.objects.values_list(
+                "invoice_id",
+                "state",
+                "total_amount",
+                "paid_amount",
+                "subscription_id",
+                "event__event_id",
+            )
+        ),
+        "lines": sorted(
+            InvoiceLine.objects.values_list("invoice__invoice_id", "line_id", "amount")
+        ),
+        "allocations": sorted(
+            PaymentAllocation.objects.values_list(
+                "payment__payment_id", "invoice__invoice_id", "amount"
+            )
+        ),
+        # The case ids depend on the order cases were opened; a 400's errors on the path.
+        "results": [
+            {k: v for k, v in r.items() if k != "case" and (k != "errors" or r["status"] != 400)}
+            for r in results
+        ],
     }
 
 
@@ -62,15 +118,37 @@ def per_item(bodies, actor) -> list[dict]:
 
 
 def test_batch_and_per_item_paths_give_same_statuses_and_records(world, actor):
+    world["entity"].closed_through = date(2026, 1, 31)
+    world["entity"].save()
     bodies = mixed_batch()
     with transaction.atomic():
         batch = snapshot(events_ingest_batch(bodies=bodies, actor=actor))
         transaction.set_rollback(True)
     single = snapshot(per_item(bodies, actor))
     assert batch == single
-    assert batch["statuses"] == [202, 202, 200, 409, 202, 202, 400, 202, 202, 202, 202, 202, 202]
+    assert batch["statuses"][:13] == [
+        202,
+        202,
+        200,
+        409,
+        202,
+        202,
+        400,
+        202,
+        202,
+        202,
+        202,
+        202,
+        202,
+    ]
     assert batch["states"][4:6] == ["quarantined", "quarantined"]
     assert batch["states"][10] == "quarantined"  # usage after the cancel in the same batch
+    assert batch["statuses"][13:] == [202, 200] + [202] * 12
+    assert batch["states"][13:] == [
+        "applied", "applied",
+        "quarantined", "quarantined", "quarantined", "quarantined", "quarantined",
+        "applied", "quarantined", "applied", "applied", "applied", "applied", "applied",
+    ]  # fmt: skip
 
 
 def test_batch_fast_path_writes_history_with_actor_and_reason(world, actor):
@@ -100,8 +178,8 @@ def test_batch_fast_path_sends_event_applied_on_commit(
 
     seen = []
 
-    def receiver(sender, event, **kwargs):
-        seen.append(event.event_id)
+    def receiver(sender, events, **kwargs):
+        seen.append([event.event_id for event in events])
 
     event_applied.connect(receiver, weak=False)
     try:
@@ -110,4 +188,55 @@ def test_batch_fast_path_sends_event_applied_on_commit(
             events_ingest_batch(bodies=bodies, actor=actor)
     finally:
         event_applied.disconnect(receiver)
-    assert seen == [b["id"] for b in bodies]
+    assert seen == [[b["id"] for b in bodies]]  # one signal for the batch
+
+
+def payment_batch() -> list[dict]:
+    """Payments on stored invoices (the fast path) and the unusual ones (per item)."""
+    paid = event_body("payment.settled", invoice_id="inv_x", amount="40.00")
+    return [
+        paid,
+        event_body("payment.settled", amount="30.00"),  # on account: the open invoices
+        paid,  # the same event again → 200
+        event_body("payment.settled", invoice_id="inv_x", amount="50.00"),  # 30 open left
+        event_body("payment.settled", invoice_id="inv_x", amount="5.00"),  # inv_x paid now
+        event_body("payment.settled", customer_id="cus_nope"),  # unknown customer
+        event_body("payment.settled", payment_id="pay_x"),  # already stored
+        event_body("payment.settled", invoice_id="inv_nope"),  # unknown invoice
+        event_body("payment.settled", received_at="2026-01-15T00:00:00Z"),  # closed period
+        event_body("usage.recorded", usage_id="u_p"),
+    ]
+
+
+def payment_snapshot(results) -> dict:
+    invoice_history = Invoice.history.filter(invoice_id="inv_x").order_by("history_id")
+    return {
+        **snapshot(results),
+        "payments": sorted(
+            Payment.objects.values_list("payment_id", "amount", "allocated_amount", "event__state")
+        ),
+        "invoice_history": [
+            (h.history_type, h.state, h.paid_amount, h.history_change_reason)
+            for h in invoice_history
+        ],
+    }
+
+
+def test_batch_and_per_item_paths_give_same_payment_records_and_history(world, actor):
+    world["entity"].closed_through = date(2026, 1, 31)
+    world["entity"].save()
+    bodies = payment_batch()
+    with transaction.atomic():
+        batch = payment_snapshot(events_ingest_batch(bodies=bodies, actor=actor))
+        transaction.set_rollback(True)
+    single = payment_snapshot(per_item(bodies, actor))
+    assert batch == single
+    assert batch["statuses"] == [202, 202, 200, 202, 202, 202, 202, 202, 202, 202]
+    assert batch["states"][5:9] == ["quarantined"] * 4
+    assert batch["results"][3]["records"]["allocations"] == {"inv_x": "30.00"}
+    assert batch["results"][3]["records"]["unallocated"] == "20.00"
+    assert [h[:3] for h in batch["invoice_history"]][1:] == [
+        ("~", "partially_paid", Decimal("40.0000")),
+        ("~", "partially_paid", Decimal("70.0000")),
+        ("~", "paid", Decimal("100.0000")),
+    ]

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 def received():
     calls = []
 
-    def receiver(sender, event, **kwargs):
-        calls.append(event.pk)
+    def receiver(sender, events, **kwargs):
+        calls.extend(event.pk for event in events)
 
     event_applied.connect(receiver, weak=False)
     yield calls
