@@ -255,6 +255,8 @@ def test_invoice_line_amount_off_by_one_minor_unit_is_line_amount_mismatch(body,
 @given(body=invoices("credit_note.issued"), direction=st.sampled_from([1, -1]))
 def test_credit_note_total_off_by_one_minor_unit_is_total_mismatch(body, direction):
     assert error_codes(body) == []
+    # One unit less than a one-unit credit is zero, which is refused as not positive.
+    assume(direction > 0 or Decimal(body["data"]["total"]) > unit_of(body["data"]["currency"]))
     moved = copy.deepcopy(body)
     moved["data"]["total"] = moved_by_one_unit(
         body["data"]["total"], body["data"]["currency"], direction
