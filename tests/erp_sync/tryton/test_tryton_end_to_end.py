@@ -15,6 +15,7 @@ import pytest
 
 from billing.models import CreditNote, Invoice, LegalEntity, Payment
 from billing.services import event_ingest
+from config.celery import app as celery_app
 from erp_sync.adapters.jsonrpc import TrytonRpc
 from erp_sync.choices import SyncJobState
 from erp_sync.models import Connection, SyncJob
@@ -42,7 +43,16 @@ def own_tryton(tryton_database, tmp_path_factory):
 
 
 @pytest.fixture
-def tryton_connection(own_tryton, monkeypatch):
+def eager_posting():
+    """The posting runs inline (eager Celery) even when REDIS_URL is set."""
+    was = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = was
+
+
+@pytest.fixture
+def tryton_connection(own_tryton, monkeypatch, eager_posting):
     monkeypatch.setenv(SECRET_ENV, own_tryton.password)
     entity = LegalEntity.objects.create(
         code="US01", name="Concord US", currency="USD", country="US"
