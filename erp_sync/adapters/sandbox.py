@@ -33,6 +33,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -133,7 +134,7 @@ class SandboxAdapter:
                     body=document_to_json(document),
                 )
                 record.number = f"SBX-{document.entity}-{record.pk:06d}"
-                record.save(update_fields=["number"])
+                SandboxDocument.objects.filter(pk=record.pk).update(number=record.number)
                 SandboxEntry.objects.bulk_create(
                     SandboxEntry(
                         document=record,
@@ -204,6 +205,9 @@ class SandboxAdapter:
                 "code", flat=True
             )
         )
+        return self._unknown(codes, known)
+
+    def _unknown(self, codes: set[str], known: set[str]) -> set[str]:
         rejected = set(self.settings.get("reject_accounts") or [])
         return {code for code in codes if code not in known or code in rejected}
 
@@ -211,14 +215,33 @@ class SandboxAdapter:
         codes = {p.account for p in document.postings} | {line.account for line in document.lines}
         if document.receivable_account:
             codes.add(document.receivable_account)
-        missing = self._missing({code for code in codes if code})
+        month = document.document_date.replace(day=1)
+        # One query for the chart and the period: each known account row carries whether
+        # the document's month is closed.
+        rows = (
+            SandboxAccount.objects.filter(
+                connection=self.connection, code__in={code for code in codes if code}
+            )
+            .annotate(
+                period_closed=Exists(
+                    SandboxPeriod.objects.filter(connection=self.connection, month=month)
+                )
+            )
+            .values_list("code", "period_closed")
+        )
+        known = dict(rows)
+        missing = self._unknown({code for code in codes if code}, set(known))
         if missing:
             raise NonRetryableError(
                 f"sandbox: unknown account(s) {', '.join(sorted(missing))} in "
                 f"{document.external_id}"
             )
-        month = document.document_date.replace(day=1)
-        if SandboxPeriod.objects.filter(connection=self.connection, month=month).exists():
+        closed = (
+            any(known.values())
+            if known
+            else SandboxPeriod.objects.filter(connection=self.connection, month=month).exists()
+        )
+        if closed:
             raise PeriodClosedError(
                 f"sandbox: period {month:%Y-%m} is closed (document date "
                 f"{document.document_date.isoformat()})"

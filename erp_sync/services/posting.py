@@ -219,17 +219,23 @@ def _job_finish(
 ) -> str:
     """(c) Record the attempt and act on the outcome, in one transaction."""
     with transaction.atomic():
-        job = (
+        # Lock the row and check it is still this attempt's (state + attempt number); the
+        # rest of the job is what `_job_start` read and wrote under its own lock, so it is
+        # not read again: while in flight only the lease sweeper (reclaim: state changes)
+        # or a later attempt (attempts changes) may touch it.
+        current = (
             SyncJob.objects.select_for_update(of=("self",))
-            .select_related("event", "connection")
-            .get(pk=started.pk)
+            .filter(pk=started.pk)
+            .values_list("state", "attempts")
+            .first()
         )
-        if job.state != SyncJobState.IN_FLIGHT or job.attempts != started.attempts:
+        if current != (SyncJobState.IN_FLIGHT, started.attempts):
             log.warning(
                 "job taken over after its lease expired; outcome dropped",
-                extra={"job": job.pk, "attempt": started.attempts},
+                extra={"job": started.pk, "attempt": started.attempts},
             )
             return "stale"
+        job = started
         attempt = SyncAttempt(
             job=job,
             number=job.attempts,
@@ -476,12 +482,13 @@ def jobs_release_children(*, job: SyncJob, actor) -> int:
     """Release the jobs held awaiting `job` (same connection, parent = its external id)."""
     if job.document_type not in PARENT_TYPES:
         return 0
-    return release_jobs(
-        SyncJob.objects.filter(
-            connection_id=job.connection_id,
-            parent_external_id=job.external_id,
-            hold_reason=HoldReason.AWAITING_PARENT,
-        ),
-        actor=actor,
-        reason=f"parent {job.external_id} posted: released",
+    children = SyncJob.objects.filter(
+        connection_id=job.connection_id,
+        parent_external_id=job.external_id,
+        hold_reason=HoldReason.AWAITING_PARENT,
     )
+    # Almost every parent has no held child: a plain EXISTS (index erp_job_parent_idx) is far
+    # cheaper than the locking, joining release query.
+    if not children.filter(state=SyncJobState.HELD).exists():
+        return 0
+    return release_jobs(children, actor=actor, reason=f"parent {job.external_id} posted: released")

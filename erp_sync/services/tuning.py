@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 DEFAULTS: dict[str, float] = {
     # How long a worker owns an in-flight job (and its semaphore slot) before the sweeper
@@ -59,13 +61,35 @@ def _global(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+# The global knobs, read once per process (every post used to read 9 settings and 9
+# environment variables); a settings override (tests) clears them.
+_globals: dict[str, float] | None = None
+_global_tuning: Tuning | None = None
+
+
+def _global_values() -> dict[str, float]:
+    global _globals, _global_tuning
+    if _globals is None:
+        _globals = {name: _global(name, default) for name, default in DEFAULTS.items()}
+        _global_tuning = Tuning(**_globals)
+    return _globals
+
+
+@receiver(setting_changed)
+def _forget_globals(*, setting: str, **kwargs) -> None:
+    global _globals, _global_tuning
+    if setting.startswith("CONCORD_ERP_"):
+        _globals = _global_tuning = None
+
+
 def tuning_for(connection=None) -> Tuning:
     """The knobs for `connection` (or the global ones)."""
+    values = _global_values()
     overrides = {}
     if connection is not None and isinstance(connection.settings, dict):
         overrides = connection.settings.get("sync") or {}
-    values = {
-        name: float(overrides[name]) if name in overrides else _global(name, default)
-        for name, default in DEFAULTS.items()
-    }
-    return Tuning(**values)
+    if not overrides and _global_tuning is not None:
+        return _global_tuning
+    return Tuning(
+        **{name: float(overrides[name]) if name in overrides else values[name] for name in values}
+    )

@@ -12,15 +12,18 @@ PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432) and Redis
 2. Workers: BENCH_WORKERS (default 2) `celery worker -Q erp --pool threads -c
    BENCH_THREADS` (default 8) processes: 16 threads in all, enough to keep 8 calls in
    flight while the others do their database work.
-3. Timed: from the first `erp_sync.post_job` message published to the last job posted
-   (max posted_at). postings/s = posted / that time. bound = C / latency = 400/s;
-   ratio = postings/s / bound.
+3. The workers stop consuming "erp" (cancel_consumer), one `erp_sync.post_job` message per
+   job is published (not timed: it is dispatch's cost, and it would steal CPU from the
+   workers), then the workers consume again (add_consumer). Timed: from that moment to the
+   last job posted (max posted_at). postings/s = posted / that time. bound = C / latency =
+   400/s; ratio = postings/s / bound.
 4. Checks: duplicates = sandbox documents beyond one per external id; lost = jobs not
    posted when progress stopped; max_in_flight = the semaphore's observed maximum (Redis).
    A duplicate or a lost job exits non-zero.
 5. Overhead: mean ERP call (SyncAttempt.duration_ms, latency included), the mean time from
    the job's start (its "attempt started" history row) to posted minus the call, the share
-   of slot time spent inside ERP calls, and worker CPU per job.
+   of slot time spent inside ERP calls, and CPU per job of the workers, of the bench
+   database's PostgreSQL backends and of redis-server (shared: others' use counts too).
 6. Real Tryton (when .venv-tryton and its template database are usable; BENCH_TRYTON=0
    skips it): 50 invoices posted through TrytonAdapter into a fresh trytond, one at a time
    (concurrent `account.invoice.post` calls answer 503 on Tryton's lock), retrying 503s as
@@ -71,6 +74,38 @@ def _cpu_seconds(pid: int) -> float:
 
 def _tree(pid: int) -> list[int]:
     return [pid, *[child for child in children_of(pid)]]
+
+
+def _pids_matching(text: str) -> list[int]:
+    """Processes whose command line contains `text` (PostgreSQL backends show their database
+    name; the Redis server its address)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if text.encode() in cmdline:
+                pids.append(int(entry))
+    return pids
+
+
+def _service_cpu(database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the bench database's PostgreSQL backends and of redis-server."""
+    return {
+        "postgres": {pid: _cpu_seconds(pid) for pid in _pids_matching(f" {database} ")},
+        "redis": {pid: _cpu_seconds(pid) for pid in _pids_matching("redis-server")},
+    }
+
+
+def _service_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU used between two `_service_cpu` readings (a backend that exited in between is lost:
+    workers keep their connections, so there are few)."""
+    return {
+        kind: sum(cpu - before[kind].get(pid, 0.0) for pid, cpu in after[kind].items())
+        for kind in after
+    }
 
 
 def _setup(total: int):
@@ -233,17 +268,35 @@ def _measure(connection, ids: list[int], workers: list[subprocess.Popen]) -> dic
     from django.db.models import Avg, Count, F, Max, Sum
     from django.utils import timezone
 
+    from config.celery import app
     from erp_sync import semaphore
     from erp_sync.models import SandboxDocument, SyncAttempt, SyncJob
     from erp_sync.tasks import post_job
 
+    # Publishing N messages from this process costs ~1-4 ms each on a loaded 2-core machine:
+    # timed, it capped the rate below the target and stole CPU from the workers. Dispatch
+    # is not what is measured, so the workers stop consuming "erp" while the messages are
+    # published, and the clock (and the CPU count) starts when they consume again.
+    replies = app.control.cancel_consumer("erp", reply=True, timeout=5.0) or []
+    if len(replies) < len(workers):
+        raise SystemExit(f"cancel_consumer answered by {len(replies)}/{len(workers)} workers")
+    clock = time.monotonic()
+    with app.producer_or_acquire() as producer:
+        for pk in ids:
+            post_job.apply_async(kwargs={"job_id": pk}, queue="erp", producer=producer)
+    say(f"  published {len(ids)} messages in {time.monotonic() - clock:.1f} s (not timed)")
+
+    from django.db import connection as db_connection
+
+    database = db_connection.settings_dict["NAME"]
     pids = [pid for proc in workers for pid in _tree(proc.pid)]
     cpu_before = sum(_cpu_seconds(pid) for pid in pids)
+    services_before = _service_cpu(database)
     started_at = timezone.now()
     clock = time.monotonic()
-    for pk in ids:
-        post_job.apply_async(kwargs={"job_id": pk}, queue="erp")
-    say(f"  published {len(ids)} messages in {time.monotonic() - clock:.1f} s")
+    replies = app.control.add_consumer("erp", reply=True, timeout=5.0) or []
+    if len(replies) < len(workers):
+        raise SystemExit(f"add_consumer answered by {len(replies)}/{len(workers)} workers")
 
     total = len(ids)
     posted = 0
@@ -258,6 +311,7 @@ def _measure(connection, ids: list[int], workers: list[subprocess.Popen]) -> dic
             break
     pids = [pid for proc in workers for pid in _tree(proc.pid)]
     cpu_used = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+    services = _service_delta(services_before, _service_cpu(database))
 
     last_posted = SyncJob.objects.aggregate(last=Max("posted_at"))["last"]
     elapsed = (last_posted - started_at).total_seconds() if last_posted else float("inf")
@@ -293,6 +347,8 @@ def _measure(connection, ids: list[int], workers: list[subprocess.Popen]) -> dic
         "slot_share": (calls["total"] or 0) / 1000 / (elapsed * CONCURRENCY) if elapsed else 0,
         "mean_span_ms": mean_span,
         "cpu_per_job_ms": 1000 * cpu_used / max(posted, 1),
+        "pg_cpu_per_job_ms": 1000 * services["postgres"] / max(posted, 1),
+        "redis_cpu_per_job_ms": 1000 * services["redis"] / max(posted, 1),
         "cpu_cores": cpu_used / elapsed if elapsed else 0,
     }
 
@@ -428,6 +484,11 @@ def main() -> int:
     say(
         f"  slot time inside ERP calls {100 * result['slot_share']:.0f}%; worker CPU "
         f"{result['cpu_per_job_ms']:.1f} ms per job ({result['cpu_cores']:.2f} cores)"
+    )
+    say(
+        f"  PostgreSQL CPU {result['pg_cpu_per_job_ms']:.1f} ms per job (the bench database's "
+        f"backends); redis-server CPU {result['redis_cpu_per_job_ms']:.1f} ms per job (the "
+        "whole server: other users of it count too)"
     )
     say(f"  real Tryton: {_tryton_rate()}")
     rate = round(result["rate"], 1)
