@@ -457,8 +457,9 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, ErpTracked):
         self.written_off_amount += amount
 
 
-class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+class DocumentLine(models.Model):
+    """A line of an invoice or credit note, as the billing platform sent it."""
+
     line_id = models.CharField(max_length=200)
     description = models.CharField(max_length=500)
     product_family = models.CharField(max_length=100)
@@ -467,6 +468,13 @@ class InvoiceLine(models.Model):
     amount = amount_field()
     tax_code = models.CharField(max_length=32, blank=True, default="")
     tax_amount = amount_field()
+
+    class Meta:
+        abstract = True
+
+
+class InvoiceLine(DocumentLine):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
 
     class Meta:
         ordering = ["invoice", "id"]
@@ -501,16 +509,8 @@ class CreditNote(ErpTracked):
         return self.credit_note_id
 
 
-class CreditNoteLine(models.Model):
+class CreditNoteLine(DocumentLine):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
-    line_id = models.CharField(max_length=200)
-    description = models.CharField(max_length=500)
-    product_family = models.CharField(max_length=100)
-    quantity = rate_field()
-    unit_price = rate_field()
-    amount = amount_field()
-    tax_code = models.CharField(max_length=32, blank=True, default="")
-    tax_amount = amount_field()
 
     class Meta:
         ordering = ["credit_note", "id"]
