@@ -34,7 +34,6 @@ class CaseSeverity(models.TextChoices):
 
 # A case in one of these states still needs a person (and may hold settlements).
 ACTIVE_STATES = (CaseState.OPEN, CaseState.ACKNOWLEDGED)
-CLOSED_STATES = (CaseState.RESOLVED, CaseState.DISMISSED)
 # Severities whose cases hold settlements for their scope unless told otherwise.
 BLOCKING_SEVERITIES = (CaseSeverity.HIGH, CaseSeverity.CRITICAL)
 

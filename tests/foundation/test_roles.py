@@ -63,3 +63,13 @@ def test_role_permissions_are_checked_through_has_perm(make_user):
 
     assert auditor.has_perm("billing.view_invoice")
     assert not auditor.has_perm("billing.replay_financeevent")
+
+
+def test_every_permission_a_role_lists_exists_after_migrate():
+    existing = {
+        f"{app}.{codename}"
+        for app, codename in Permission.objects.values_list("content_type__app_label", "codename")
+    }
+    for role in ROLES:
+        missing = ROLE_PERMISSIONS[role] - existing
+        assert not missing, f"{role} lists permissions that do not exist: {sorted(missing)}"
