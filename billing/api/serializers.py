@@ -13,7 +13,7 @@ from billing.models import (
     PaymentAllocation,
     Subscription,
 )
-from config.money import quantize
+from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, quantize
 
 
 class MoneyMixin:
@@ -178,7 +178,9 @@ class InvoiceSerializer(MoneyMixin, serializers.ModelSerializer):
     entity = serializers.CharField(source="entity.code")
     customer = serializers.CharField(source="customer.customer_id")
     subscription = serializers.CharField(source="subscription.subscription_id", default=None)
-    open_amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    open_amount = serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES
+    )
 
     class Meta:
         model = Invoice
@@ -228,7 +230,9 @@ class PaymentSerializer(MoneyMixin, serializers.ModelSerializer):
     money_fields = ("amount", "allocated_amount", "unallocated_amount", "refunded_amount")
     entity = serializers.CharField(source="entity.code")
     customer = serializers.CharField(source="customer.customer_id")
-    unallocated_amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    unallocated_amount = serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES
+    )
     allocations = AllocationSerializer(many=True)
 
     class Meta:

@@ -40,7 +40,3 @@ def handler_for(event_type: str) -> Handler:
         return _HANDLERS[event_type]
     except KeyError:
         raise LookupError(f"no handler is registered for event type {event_type!r}") from None
-
-
-def registered_types() -> frozenset[str]:
-    return frozenset(_HANDLERS)

@@ -19,7 +19,27 @@ from billing.schema import Envelope
 from config.history import stamp
 from config.money import quantize
 
-ZERO = Decimal(0)
+
+def allocation_plan(*, amount: Decimal, invoices: list[Invoice]) -> list[tuple[Invoice, Decimal]]:
+    """How much of `amount` goes to each of `invoices` (already in the order they are paid).
+
+    Pure: reads each invoice's state and open amount, changes nothing. Invoices that are not
+    open are passed over; each open one takes min(what is left, its open amount) until the
+    amount is used up. The amount allocated is the sum of the shares; the rest is unallocated.
+    Both the handler and the batch path book money through this one rule.
+    """
+    remaining = amount
+    plan: list[tuple[Invoice, Decimal]] = []
+    for invoice in invoices:
+        if remaining <= 0:
+            break
+        if invoice.state not in Invoice._OPEN:
+            continue
+        share = min(remaining, invoice.open_amount)
+        if share > 0:
+            plan.append((invoice, share))
+            remaining -= share
+    return plan
 
 
 def _allocation_targets(payment: Payment, envelope: Envelope, scope: dict) -> list[Invoice]:
@@ -73,18 +93,8 @@ def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     )
     targets = _allocation_targets(payment, envelope, scope)
     reason = history_reason(event)
-    remaining = payment.amount
-    planned: list[tuple[Invoice, Decimal]] = []
-    for invoice in targets:
-        if remaining <= 0:
-            break
-        if invoice.state not in Invoice._OPEN:
-            continue
-        share = min(remaining, invoice.open_amount)
-        if share > 0:
-            planned.append((invoice, share))
-            remaining -= share
-    payment.allocated_amount = payment.amount - remaining
+    planned = allocation_plan(amount=payment.amount, invoices=targets)
+    payment.allocated_amount = sum((share for _, share in planned), Decimal(0))
     stamp(payment, actor=actor, reason=reason)
     payment.save()
     allocations = {}

@@ -22,7 +22,6 @@ from billing.schema import Envelope
 from config.history import stamp
 from config.money import quantize
 
-_LIVE = (SubscriptionState.ACTIVE, SubscriptionState.PAST_DUE)
 _EXACT = Context(prec=80)
 
 
@@ -53,7 +52,7 @@ def _subscription_locked(envelope: Envelope) -> Subscription:
 
 
 def _require_live(subscription: Subscription, envelope: Envelope) -> None:
-    if subscription.state not in _LIVE:
+    if subscription.state not in Subscription._LIVE:
         raise QuarantineError(
             QuarantineReason.SUBSCRIPTION_CANCELLED,
             f"subscription {subscription.subscription_id!r} is {subscription.state}",

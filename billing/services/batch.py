@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from billing.errors import BillingError, QuarantineError
 from billing.handlers.common import check_currency, check_open_period, history_reason
+from billing.handlers.payments import allocation_plan
 from billing.handlers.subscriptions import usage_build, usage_check
 from billing.models import (
     Customer,
@@ -351,18 +352,8 @@ class _Batch:
             invoice.__dict__.update(zip(fields, values, strict=True))
         for p in planned:
             _, payment, targets = p.fast
-            remaining = payment.amount
-            allocations: list[tuple[Invoice, Decimal]] = []
-            for invoice in targets:
-                if remaining <= 0:
-                    break
-                if invoice.state not in Invoice._OPEN:
-                    continue
-                share = min(remaining, invoice.open_amount)
-                if share > 0:
-                    allocations.append((invoice, share))
-                    remaining -= share
-            payment.allocated_amount = payment.amount - remaining
+            allocations = allocation_plan(amount=payment.amount, invoices=targets)
+            payment.allocated_amount = sum((share for _, share in allocations), Decimal(0))
             # The invoice as each payment leaves it: one history row per payment, as per item.
             versions = []
             for invoice, share in allocations:

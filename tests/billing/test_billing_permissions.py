@@ -93,14 +93,20 @@ def test_console_lists_by_role(client, role_users, world, name, role, status):
 def test_console_replay_needs_permission(client, role_users, world, actor):
     event = event_ingest(body=event_body("invoice.issued", customer_id="nobody"), actor=actor).event
     url = reverse("billing:event-replay", args=[event.pk])
+    attempts = event.apply_attempts
     client.force_login(role_users["auditor"])
     assert client.post(url).status_code == 403
+    event.refresh_from_db()
+    assert event.apply_attempts == attempts  # refused: the service did not run
     detail = client.get(reverse("billing:event-detail", args=[event.pk]))
     assert b'data-testid="replay"' not in detail.content
     client.force_login(role_users["finance_ops"])
     detail = client.get(reverse("billing:event-detail", args=[event.pk]))
     assert b'data-testid="replay"' in detail.content
     assert client.post(url).status_code == 302
+    event.refresh_from_db()
+    assert event.apply_attempts == attempts + 1  # the replay service ran (still quarantined)
+    assert event.state == "quarantined"
 
 
 def test_console_anonymous_is_sent_to_login(client, world):

@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from billing.errors import BillingError
+from billing.models import FinanceEvent
 from billing.selectors import event_get, events_applied_undispatched, record_for_event
 from billing.services import event_ingest, event_mark_dispatched, record_erp_status_set
 from tests.billing.factories import event_body
@@ -35,8 +37,13 @@ def test_undispatched_events_until_marked(world, actor):
 
 
 def test_undispatched_respects_older_than(world, actor):
-    event_ingest(body=event_body("invoice.issued"), actor=actor)
+    fresh = event_ingest(body=event_body("invoice.issued"), actor=actor).event
     assert not events_applied_undispatched(older_than=timedelta(hours=1), limit=10).exists()
+    old = event_ingest(body=event_body("invoice.issued"), actor=actor).event
+    FinanceEvent.objects.filter(pk=old.pk).update(applied_at=timezone.now() - timedelta(hours=2))
+    pending = list(events_applied_undispatched(older_than=timedelta(hours=1), limit=10))
+    assert pending == [old]
+    assert fresh not in pending
 
 
 def test_record_erp_status_set_writes_history_with_actor_and_reason(world, actor):

@@ -19,19 +19,32 @@ SUBSCRIPTION = {
     "mark_past_due": ({}, {"active": "past_due"}),
     "mark_current": ({}, {"past_due": "active"}),
 }  # fmt: skip
+# transition: (field it changes, value before, value after)
+SUBSCRIPTION_CHANGES = {
+    "amend": ("quantity", Decimal(1), Decimal(2)),
+    "renew": ("term_end", date(2026, 12, 31), date(2027, 1, 1)),
+    "cancel": ("ended_on", None, date(2026, 6, 1)),
+}
 
 
 @pytest.mark.parametrize("source", SUBSCRIPTION_STATES)
 @pytest.mark.parametrize("name", SUBSCRIPTION)
 def test_subscription_transition_from_each_state(source, name):
     kwargs, allowed = SUBSCRIPTION[name]
-    subscription = Subscription(state=source, quantity=Decimal(1))
+    subscription = Subscription(
+        state=source, quantity=Decimal(1), term_end=date(2026, 12, 31), ended_on=None
+    )
+    field, before, after = SUBSCRIPTION_CHANGES.get(name, (None, None, None))
     if source in allowed:
         getattr(subscription, name)(**kwargs)
         assert subscription.state == allowed[source]
+        if field:
+            assert getattr(subscription, field) == after
     else:
         with pytest.raises(TransitionNotAllowed):
             getattr(subscription, name)(**kwargs)
+        if field:
+            assert getattr(subscription, field) == before
 
 
 INVOICE_STATES = ["issued", "partially_paid", "paid", "credited", "written_off"]
