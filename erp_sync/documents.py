@@ -70,14 +70,14 @@ def parent_external_id_for(*, event, connection=None) -> str:
             invoice = Invoice.objects.select_related("event").filter(invoice_id=invoice_id).first()
         elif kind == "payment":
             invoice = _only_allocated_invoice(data.get("payment_id"))
-        return _id_of(invoice.event) if invoice is not None else ""
+        return external_id_for(event=invoice.event) if invoice is not None else ""
     if kind == "refund":
         payment = (
             Payment.objects.select_related("event")
             .filter(payment_id=data.get("payment_id"))
             .first()
         )
-        return _id_of(payment.event) if payment is not None else ""
+        return external_id_for(event=payment.event) if payment is not None else ""
     return ""
 
 
@@ -93,10 +93,6 @@ def _only_allocated_invoice(payment_id: str | None):
         )[:2]
     )
     return allocations[0].invoice if len(allocations) == 1 else None
-
-
-def _id_of(event) -> str:
-    return external_id_from(source=event.source, event_id=event.event_id, event_type=event.type)
 
 
 # ------------------------------------------------------------------------------------------

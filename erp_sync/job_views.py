@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_fsm import can_proceed
 
 from config.errors import DomainError
 from erp_sync.filters import SyncJobFilterSet
@@ -61,9 +62,10 @@ def job_detail_view(request, pk: int):
             "job": job,
             "lineage": sync_job_lineage(job),
             "history": history,
-            "can_replay": job.state in ("dead", "held")
+            # job_replay takes dead jobs (the replay transition) and held ones (release).
+            "can_replay": (can_proceed(job.replay) or can_proceed(job.release))
             and request.user.has_perm("erp_sync.replay_syncjob"),
-            "can_cancel": job.state in ("pending", "held", "dead")
+            "can_cancel": can_proceed(job.cancel)
             and request.user.has_perm("erp_sync.cancel_syncjob"),
         },
     )

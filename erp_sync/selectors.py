@@ -63,13 +63,6 @@ def connection_get(pk: int | str) -> Connection:
     )
 
 
-def stored_event_get(*, source: str, event_id: str):
-    """A stored finance event for the mapping preview. Raises FinanceEvent.DoesNotExist."""
-    from billing.selectors import event_get
-
-    return event_get(source=source, event_id=event_id)
-
-
 # --- sync jobs (job engine) ---------------------------------------------------------------
 
 

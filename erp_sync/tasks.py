@@ -68,16 +68,3 @@ def sweep() -> dict:
     from erp_sync.services.sweeper import sync_sweep
 
     return sync_sweep(actor=system_actor())
-
-
-@shared_task(name="erp_sync.dispatch_event", queue="erp", acks_late=True, ignore_result=True)
-def dispatch_event(*, event_id: int) -> int:
-    """Create the sync jobs of event `event_id` (gone → nothing). Returns how many."""
-    from billing.models import FinanceEvent
-    from erp_sync.services.dispatch import sync_jobs_create_for_event
-
-    event = FinanceEvent.objects.filter(pk=event_id).first()
-    if event is None:
-        logger.warning("dispatch_event: no event %s", event_id)
-        return 0
-    return len(sync_jobs_create_for_event(event=event, actor=system_actor()))

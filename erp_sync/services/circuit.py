@@ -51,11 +51,6 @@ def window_now(connection_ref: str = "pk") -> Exists:
     )
 
 
-def connection_with_window(connection_id: int) -> Connection:
-    """The connection, annotated with `in_window` (a maintenance window is on now)."""
-    return Connection.objects.annotate(in_window=window_now()).get(pk=connection_id)
-
-
 def cooldown_over(connection: Connection, now: dt.datetime | None = None) -> bool:
     now = now or timezone.now()
     opened = connection.opened_at or now

@@ -66,6 +66,7 @@ from erp_sync.services.common import (
     transition,
 )
 from erp_sync.services.tuning import Tuning, tuning_for
+from exceptions.services import cases_resolve_for_subject
 
 STARTABLE = (SyncJobState.PENDING, SyncJobState.RETRY_WAIT)
 # A retry message may arrive a little before `next_attempt_at` (clocks, rounding).
@@ -491,4 +492,16 @@ def jobs_release_children(*, job: SyncJob, actor) -> int:
     # cheaper than the locking, joining release query.
     if not children.filter(state=SyncJobState.HELD).exists():
         return 0
-    return release_jobs(children, actor=actor, reason=f"parent {job.external_id} posted: released")
+    held = list(children.filter(state=SyncJobState.HELD))
+    released = release_jobs(
+        children, actor=actor, reason=f"parent {job.external_id} posted: released"
+    )
+    for child in held:
+        # The sweeper may have flagged the child while its parent was dead: that is over.
+        cases_resolve_for_subject(
+            subject=child,
+            actor=actor,
+            reason=f"parent {job.external_id} posted",
+            kinds=["parent_failed"],
+        )
+    return released

@@ -10,14 +10,20 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.selectors import events_applied_undispatched
 from erp_sync.choices import CircuitState, HoldReason, SyncJobState
 from erp_sync.models import Connection, MaintenanceWindow, SyncJob
 from erp_sync.services import circuit
-from erp_sync.services.common import enqueue_post, logger, release_jobs, save_job
+from erp_sync.services.common import (
+    enqueue_post,
+    job_case_open,
+    logger,
+    release_jobs,
+    save_job,
+)
 from erp_sync.services.dispatch import sync_jobs_create_for_event
 from erp_sync.services.tuning import tuning_for
 
@@ -36,6 +42,7 @@ def sync_sweep(*, actor) -> dict[str, int]:
             older_than=dt.timedelta(seconds=tuning.stale_pending_seconds), limit=batch
         ),
         "released": jobs_release_cleared(actor=actor, limit=batch),
+        "parent_failed": jobs_flag_failed_parent(actor=actor, limit=batch),
     }
 
 
@@ -72,28 +79,31 @@ def jobs_reclaim_expired(*, actor, limit: int = 1000) -> int:
     return len(jobs)
 
 
-def jobs_enqueue_due(*, limit: int = 1000) -> int:
-    """Re-send the task of retry_wait jobs that are due (their message may be lost)."""
-    ids = list(
-        SyncJob.objects.filter(state=SyncJobState.RETRY_WAIT, next_attempt_at__lte=timezone.now())
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+def _enqueue_oldest(jobs: QuerySet[SyncJob], *, order_by: str, limit: int) -> int:
+    """Re-send the task of the `limit` oldest jobs of `jobs` (by `order_by`); how many."""
+    ids = list(jobs.order_by(order_by).values_list("pk", flat=True)[:limit])
     enqueue_post(ids)
     return len(ids)
+
+
+def jobs_enqueue_due(*, limit: int = 1000) -> int:
+    """Re-send the task of retry_wait jobs that are due (their message may be lost)."""
+    return _enqueue_oldest(
+        SyncJob.objects.filter(state=SyncJobState.RETRY_WAIT, next_attempt_at__lte=timezone.now()),
+        order_by="next_attempt_at",
+        limit=limit,
+    )
 
 
 def jobs_enqueue_stale_pending(*, older_than: dt.timedelta, limit: int = 1000) -> int:
     """Re-send the task of pending jobs nobody touched for `older_than` (a lost message)."""
-    ids = list(
+    return _enqueue_oldest(
         SyncJob.objects.filter(
             state=SyncJobState.PENDING, updated_at__lte=timezone.now() - older_than
-        )
-        .order_by("updated_at")
-        .values_list("pk", flat=True)[:limit]
+        ),
+        order_by="updated_at",
+        limit=limit,
     )
-    enqueue_post(ids)
-    return len(ids)
 
 
 def jobs_release_cleared(*, actor, limit: int = 1000) -> int:
@@ -155,3 +165,58 @@ def jobs_release_cleared(*, actor, limit: int = 1000) -> int:
         limit=limit,
     )
     return released
+
+
+def jobs_flag_failed_parent(*, actor, limit: int = 1000) -> int:
+    """Open (or bump) a `parent_failed` case on jobs held awaiting a dead or cancelled parent.
+
+    Such a child is released only when its parent posts, which a dead or cancelled parent
+    never does by itself: a person must replay (or cancel) the parent. A parent that is
+    merely not posted yet is normal ordering and opens nothing. Returns how many cases were
+    opened or bumped.
+    """
+    failed_parents = SyncJob.objects.filter(
+        connection=OuterRef("connection"),
+        external_id=OuterRef("parent_external_id"),
+        state__in=(SyncJobState.DEAD, SyncJobState.CANCELLED),
+    )
+    children = list(
+        SyncJob.objects.filter(
+            ~Q(parent_external_id=""),
+            state=SyncJobState.HELD,
+            hold_reason=HoldReason.AWAITING_PARENT,
+        )
+        .filter(Exists(failed_parents))
+        .select_related("event")
+        .order_by("id")[:limit]
+    )
+    flagged = 0
+    for child in children:
+        parent = (
+            SyncJob.objects.filter(
+                connection_id=child.connection_id,
+                external_id=child.parent_external_id,
+                state__in=(SyncJobState.DEAD, SyncJobState.CANCELLED),
+            )
+            .only("pk", "state", "external_id")
+            .first()
+        )
+        if parent is None:  # replayed since the query above
+            continue
+        with transaction.atomic():
+            job_case_open(
+                child,
+                kind="parent_failed",
+                title=(
+                    f"{child.external_id} waits for parent job {parent.pk} "
+                    f"({parent.external_id}), which is {parent.state}"
+                ),
+                detail={
+                    "parent_job": parent.pk,
+                    "parent_external_id": parent.external_id,
+                    "parent_state": parent.state,
+                },
+                actor=actor,
+            )
+        flagged += 1
+    return flagged

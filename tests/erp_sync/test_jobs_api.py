@@ -119,21 +119,32 @@ def test_cancel_needs_reason_then_cancels(api_for_role, django_capture_on_commit
 
 
 @pytest.mark.parametrize(
-    ("role", "action", "status"),
+    ("role", "action", "status", "after"),
     [
-        ("auditor", "replay", 403),
-        ("auditor", "cancel", 403),
-        ("channel_manager", "replay", 403),
-        ("integration_admin", "cancel", 403),
-        ("integration_admin", "replay", 200),
+        ("auditor", "replay", 403, None),
+        ("auditor", "cancel", 403, None),
+        ("channel_manager", "replay", 403, None),
+        ("integration_admin", "cancel", 403, None),
+        # The queued post is not run (on_commit not executed): the replay left it pending.
+        ("integration_admin", "replay", 200, SyncJobState.PENDING),
     ],
 )
 def test_commands_need_their_permission(
-    api_for_role, django_capture_on_commit_callbacks, role, action, status
+    api_for_role, django_capture_on_commit_callbacks, role, action, status, after
 ):
     _, dead = _posted_and_dead(django_capture_on_commit_callbacks)
-    response = api_for_role(role).post(f"{URL}/{dead.pk}/{action}", {"reason": "x"}, format="json")
-    assert response.status_code in ((status,) if status == 403 else (200, 409))
+    MappingRuleFactory(entity="US01", document_type=DocumentType.INVOICE)  # the cause is fixed
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api_for_role(role).post(
+            f"{URL}/{dead.pk}/{action}", {"reason": "x"}, format="json"
+        )
+
+    assert response.status_code == status
+    dead.refresh_from_db()
+    if status == 403:
+        assert dead.state == SyncJobState.DEAD
+    else:
+        assert dead.state == after
 
 
 def test_api_client_needs_sync_write_scope(api_with_scopes, django_capture_on_commit_callbacks):

@@ -73,7 +73,10 @@ def test_replay_from_console_forbidden_without_permission(
 ):
     _, dead = _jobs(django_capture_on_commit_callbacks)
     response = _client(role_users["auditor"]).post(f"/erp/jobs/{dead.pk}/replay")
+
     assert response.status_code == 403
+    dead.refresh_from_db()
+    assert dead.state == SyncJobState.DEAD
 
 
 def test_case_remediation_offers_replay_and_cancel(role_users, django_capture_on_commit_callbacks):
