@@ -25,6 +25,7 @@ from billing.choices import (
     SubscriptionState,
 )
 from config.history import ConcordHistory
+from config.indexes import BrinOrBtreeIndex
 from config.money import (
     AMOUNT_DECIMAL_PLACES,
     AMOUNT_MAX_DIGITS,
@@ -69,10 +70,10 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     source = models.CharField(max_length=200)
     event_id = models.CharField(max_length=200)
-    type = models.CharField(max_length=64, db_index=True)
+    type = models.CharField(max_length=64)
     specversion = models.CharField(max_length=8, default="1.0")
     event_time = models.DateTimeField()
-    entity = models.CharField(max_length=16, db_index=True)
+    entity = models.CharField(max_length=16)
     correlation_id = models.CharField(max_length=128, blank=True, default="")
     body = models.JSONField(encoder=DjangoJSONEncoder)
     body_digest = models.CharField(max_length=64)
@@ -83,14 +84,26 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     quarantine_detail = models.TextField(blank=True, default="")
     apply_attempts = models.PositiveIntegerField(default=0)
     result = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(null=True, blank=True)
-    # The outbox marker: set by erp_sync once it has created the event's sync jobs.
+    # The outbox marker: set once the event's receivers have acted on it (erp_sync: its sync
+    # jobs exist), or at receipt when no receiver subscribed to its type (billing.signals).
     dispatched_at = models.DateTimeField(null=True, blank=True)
     received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
-    history = ConcordHistory(excluded_fields=["body", "result"])
+    # The log is append-only and written at thousands of rows a second: every index is paid
+    # per event, so only the lookups the API and console make are indexed (see Meta), and the
+    # history copies none of them but the event's id.
+    history = ConcordHistory(
+        excluded_fields=["body", "result"],
+        no_db_index=["type", "entity", "received_at", "received_by"],
+    )
 
     class Meta:
         constraints = [
@@ -99,13 +112,23 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["state", "type"], name="billing_evt_state_type_idx"),
+            # Lists filter by entity, by type, and by the states an operator works on; an
+            # applied event (nearly all of them) costs no entry in the state index.
             models.Index(fields=["entity", "event_time"], name="billing_evt_entity_time_idx"),
+            models.Index(fields=["type", "id"], name="billing_evt_type_idx"),
+            models.Index(
+                fields=["state", "type"],
+                name="billing_evt_open_state_idx",
+                condition=~Q(state="applied"),
+            ),
             models.Index(
                 fields=["state", "dispatched_at"],
                 name="billing_evt_undispatched_idx",
                 condition=Q(state="applied", dispatched_at__isnull=True),
             ),
+            # received_at grows with the log: a BRIN index answers date ranges for a few
+            # pages of index instead of a B-tree entry per event.
+            BrinOrBtreeIndex(fields=["received_at"], name="billing_evt_received_brin"),
         ]
         permissions = [
             ("replay_financeevent", "Can replay a quarantined finance event"),
@@ -318,8 +341,18 @@ class Subscription(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
 
 class UsageRecord(models.Model):
-    usage_id = models.CharField(max_length=200, unique=True)
-    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="usage")
+    """Metered usage of one usage.recorded event: written once, never changed.
+
+    No history table: the event that created it (the `event` link) records who sent it, when
+    and under which correlation id, and nothing ever edits a usage record. Usage arrives at
+    the rate of the event log, so a second copy of each row would double its cost.
+    """
+
+    usage_id = models.CharField(max_length=200)
+    # Indexed by billing_usage_period_idx (subscription first).
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="usage", db_index=False
+    )
     meter = models.CharField(max_length=100)
     quantity = rate_field()
     unit_price = rate_field()
@@ -327,14 +360,19 @@ class UsageRecord(models.Model):
     currency = currency_field()
     period_start = models.DateField()
     period_end = models.DateField()
-    event = models.ForeignKey(FinanceEvent, on_delete=models.PROTECT, related_name="+")
-    history = ConcordHistory()
+    # Found by usage_id (in the event's body), never by event: no index on the link.
+    event = models.ForeignKey(
+        FinanceEvent, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["subscription", "period_start"], name="billing_usage_period_idx")
         ]
         constraints = [
+            # A constraint rather than unique=True: the same index without the extra
+            # varchar_pattern_ops one PostgreSQL gets for LIKE on a unique CharField.
+            models.UniqueConstraint(fields=["usage_id"], name="billing_usage_id_uniq"),
             models.CheckConstraint(
                 condition=Q(period_end__gte=F("period_start")), name="billing_usage_period_order"
             ),

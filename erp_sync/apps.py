@@ -8,7 +8,8 @@ class ErpSyncConfig(AppConfig):
     def ready(self) -> None:
         # --- sync job engine: dispatch on event_applied, beat schedule, case remediation ---
         from billing.models import FinanceEvent
-        from billing.signals import event_applied
+        from billing.signals import event_applied, outbox_subscribe
+        from erp_sync.documents import EVENT_DOCUMENT_TYPES
         from erp_sync.models import SyncJob
         from erp_sync.receivers import on_event_applied
         from erp_sync.remediation import SyncJobRemediation
@@ -18,6 +19,8 @@ class ErpSyncConfig(AppConfig):
         event_applied.connect(
             on_event_applied, sender=FinanceEvent, dispatch_uid="erp_sync.dispatch_event"
         )
+        # Events that post a document wait in billing's outbox until their jobs exist.
+        outbox_subscribe(EVENT_DOCUMENT_TYPES)
         post_migrate.connect(
             ensure_schedules_after_migrate, sender=self, dispatch_uid="erp_sync.schedules"
         )

@@ -16,6 +16,8 @@ def on_event_applied(sender, events=None, event=None, **kwargs) -> None:
     from erp_sync.services.dispatch import sync_jobs_create_for_event, sync_jobs_create_for_events
 
     applied = list(events or []) + ([event] if event is not None else [])
+    # Those stored dispatched (a type that posts nothing) need nothing: billing.signals.
+    applied = [item for item in applied if item.dispatched_at is None]
     if not applied:
         return
     actor = system_actor()

@@ -20,6 +20,7 @@ from billing.handlers.common import (
 from billing.models import Customer, FinanceEvent, LegalEntity, Plan, Subscription, UsageRecord
 from billing.schema import Envelope
 from config.history import stamp
+from config.instances import build
 from config.money import quantize
 
 _EXACT = Context(prec=80)
@@ -188,7 +189,8 @@ def usage_build(event: FinanceEvent, envelope: Envelope, subscription: Subscript
     """The usage record of an applicable usage.recorded event (not saved)."""
     data = envelope.data
     amount = _EXACT.multiply(data["quantity"], data["unit_price"])
-    return UsageRecord(
+    return build(
+        UsageRecord,
         usage_id=data["usage_id"],
         subscription_id=subscription.pk,
         meter=data["meter"],
@@ -215,6 +217,5 @@ def usage_recorded(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     exists = UsageRecord.objects.filter(usage_id=data["usage_id"]).exists()
     usage_check(envelope, entity=entity, subscription=subscription, usage_exists=exists)
     usage = usage_build(event, envelope, subscription)
-    stamp(usage, actor=actor, reason=history_reason(event))
     usage.save()
     return {"usage": usage.usage_id, "subscription": subscription.subscription_id}

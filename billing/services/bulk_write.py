@@ -4,30 +4,31 @@ A multi-row INSERT of a thousand rows spends most of its time binding parameters
 the same rows is an order of magnitude cheaper. These helpers write model instances (and
 their simple-history rows) without per-row queries:
 
-- `insert_ignoring_conflicts`: COPY into a temporary table, then
-  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` so that rows another transaction
-  holds are skipped (after waiting for it), never stored twice. SQLite: ``INSERT OR IGNORE
-  ... RETURNING`` (3.35+) through Django's insert compiler.
+- `insert_ignoring_conflicts`: ``INSERT ... SELECT ... FROM json_populate_recordset(...)
+  ON CONFLICT DO NOTHING RETURNING``, the rows sent as one JSON parameter, so that rows another
+  transaction holds are skipped (after waiting for it), never stored twice. SQLite:
+  ``INSERT OR IGNORE ... RETURNING`` (3.35+) through Django's insert compiler.
 - `insert`: plain rows with ids drawn from the table's sequence first, then COPY.
 - `history_insert`: the "+" history rows of inserted instances, stamped with `stamp()`.
+- `update_columns`: one ``UPDATE ... FROM unnest(...)`` for many rows (Django's bulk_update
+  builds a CASE per column with a parameter per row, most of a batch's update time).
 
 Errors are Django's (IntegrityError on a unique violation), so callers can fall back.
 """
 
 import json
 from collections.abc import Iterable, Sequence
-from functools import cache
-from itertools import count
+from decimal import Decimal
 
 import orjson
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
-from django_fsm import ConcurrentTransitionMixin, FSMFieldMixin
 
-_temp_names = count(1)
+from config.instances import fsm_attnames
 
 
 def _on_postgres() -> bool:
@@ -78,24 +79,17 @@ def _copy(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) 
             copy.write_row(row)
 
 
-def _mark_saved(obj: models.Model, pk) -> None:
+def _mark_saved(obj: models.Model, pk, alias: str) -> None:
     obj.pk = pk
     obj._state.adding = False
-    obj._state.db = connection.alias
-    fsm_fields = _fsm_attnames(type(obj))
+    obj._state.db = alias
+    fsm_fields = fsm_attnames(type(obj))
     if fsm_fields:
         # What ConcurrentTransitionMixin._update_initial_state() sets, without its scan of
         # every field per instance: a later save() must find the state as inserted.
         obj._ConcurrentTransitionMixin__initial_states = {
             name: obj.__dict__[name] for name in fsm_fields
         }
-
-
-@cache
-def _fsm_attnames(model: type[models.Model]) -> tuple[str, ...]:
-    if not issubclass(model, ConcurrentTransitionMixin):
-        return ()
-    return tuple(f.attname for f in model._meta.fields if isinstance(f, FSMFieldMixin))
 
 
 def insert_ignoring_conflicts(
@@ -113,28 +107,7 @@ def insert_ignoring_conflicts(
     by_key = {tuple(getattr(o, f.attname) for f in keys): o for o in objs}
     inserted: set[tuple] = set()
     if _on_postgres():
-        qn = connection.ops.quote_name
-        columns = [f.column for f in fields]
-        column_list = ", ".join(qn(c) for c in columns)
-        temp = f"concord_tmp_{meta.db_table}_{next(_temp_names)}"
-        returning = ", ".join(qn(c) for c in [meta.pk.column, *(f.column for f in keys)])
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            raw = cursor.cursor
-            # Table and column names come from model metadata, never from input.
-            raw.execute(
-                f"CREATE TEMP TABLE {qn(temp)} ON COMMIT DROP AS "  # noqa: S608
-                f"SELECT {column_list} FROM {qn(meta.db_table)} WITH NO DATA"
-            )
-            _copy(raw, temp, columns, map(_row_builder(fields), objs))
-            # Rows go in in key order, so two transactions inserting overlapping keys take
-            # their index-tuple locks in the same order and cannot deadlock on this statement.
-            order = ", ".join(qn(f.column) for f in keys)
-            raw.execute(
-                f"INSERT INTO {qn(meta.db_table)} ({column_list}) SELECT {column_list} "  # noqa: S608
-                f"FROM {qn(temp)} ORDER BY {order} ON CONFLICT DO NOTHING RETURNING {returning}"
-            )
-            rows = raw.fetchall()
-            raw.execute(f"DROP TABLE {qn(temp)}")
+        rows = _insert_json(model, fields, keys, objs)
     else:
         rows = []
         returning_fields = [meta.pk, *keys]
@@ -148,10 +121,54 @@ def insert_ignoring_conflicts(
                 for sql, params in compiler.as_sql():
                     cursor.execute(sql, params)
                     rows.extend(cursor.fetchall())
+    alias = connection.alias
     for pk, *key in rows:
-        _mark_saved(by_key[tuple(key)], pk)
+        _mark_saved(by_key[tuple(key)], pk, alias)
         inserted.add(tuple(key))
     return inserted
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return str(value)  # exact; PostgreSQL casts the string to numeric
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def _insert_json(model, fields, keys, objs) -> list[tuple]:
+    """``INSERT ... SELECT ... FROM json_populate_recordset(NULL::<table>, <rows as JSON>)
+    ORDER BY <key> ON CONFLICT DO NOTHING RETURNING pk, key``.
+
+    One statement and one parameter: the rows go as one JSON array (orjson, in C), and
+    PostgreSQL casts each member to its column's type, as COPY would. Rows go in in key
+    order, so two transactions inserting overlapping keys take their index-tuple locks in the
+    same order and cannot deadlock on this statement.
+    """
+    qn = connection.ops.quote_name
+    columns = [f.column for f in fields]
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    build_row = _row_builder(fields)
+    rows = []
+    for obj in objs:
+        row = build_row(obj)
+        for i in json_at:
+            if row[i] is not None:
+                row[i] = orjson.Fragment(row[i])  # already JSON text: embed, not quote
+        rows.append(dict(zip(columns, row, strict=True)))
+    payload = orjson.dumps(rows, default=_json_default).decode()
+    column_list = ", ".join(qn(c) for c in columns)
+    table = qn(model._meta.db_table)
+    returning = ", ".join(qn(c) for c in [model._meta.pk.column, *(f.column for f in keys)])
+    # Names come from model metadata, never from input.
+    sql = (
+        f"INSERT INTO {table} ({column_list}) SELECT {column_list} "  # noqa: S608
+        f"FROM json_populate_recordset(NULL::{table}, %s::json) "
+        f"ORDER BY {', '.join(qn(f.column) for f in keys)} "
+        f"ON CONFLICT DO NOTHING RETURNING {returning}"
+    )
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [payload])
+        return cursor.fetchall()
 
 
 def insert(model: type[models.Model], objs: list[models.Model]) -> None:
@@ -173,8 +190,43 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
             obj.pk = pk
         fields = list(meta.concrete_fields)
         _copy(raw, meta.db_table, [f.column for f in fields], map(_row_builder(fields), objs))
+    alias = connection.alias
     for obj in objs:
-        _mark_saved(obj, obj.pk)
+        _mark_saved(obj, obj.pk, alias)
+
+
+def update_columns(model: type[models.Model], objs: list[models.Model], names: list[str]) -> None:
+    """Write the fields `names` of the saved instances `objs`, in pk order, in one statement.
+
+    No history rows (callers write them with `history_insert(..., history_type="~")`).
+    """
+    if not objs:
+        return
+    objs = sorted(objs, key=lambda o: o.pk)
+    if not _on_postgres():
+        model._default_manager.bulk_update(objs, names)
+        return
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    build_row = _row_builder(fields)
+    rows = [build_row(obj) for obj in objs]
+    # Every value travels as text and is cast to its column's type in SQL.
+    arrays = [[obj.pk for obj in objs]] + [
+        [None if row[i] is None else str(row[i]) for row in rows] for i in range(len(fields))
+    ]
+    unnest = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * len(fields))
+    aliases = ", ".join(["pk"] + [f"v{i}" for i in range(len(fields))])
+    assignments = ", ".join(
+        f"{qn(f.column)} = v.v{i}::{f.db_type(connection)}" for i, f in enumerate(fields)
+    )
+    with connection.cursor() as cursor:
+        # Names and types come from model metadata, never from input.
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+            f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{qn(meta.pk.column)} = v.pk",
+            arrays,
+        )
 
 
 def history_insert(

@@ -154,12 +154,15 @@ def test_batch_and_per_item_paths_give_same_statuses_and_records(world, actor):
 def test_batch_fast_path_writes_history_with_actor_and_reason(world, actor):
     body = event_body("usage.recorded", usage_id="u_h")
     events_ingest_batch(bodies=[body], actor=actor)
-    usage = UsageRecord.objects.get(usage_id="u_h")
-    row = usage.history.get()
-    assert row.history_user == actor
-    assert row.history_change_reason == f"event usage.recorded billing-platform/{body['id']}"
-    event_row = FinanceEvent.objects.get(event_id=body["id"]).history.get()
+    event = FinanceEvent.objects.get(event_id=body["id"])
+    # A usage record is never changed: it has no history; its event's row is the audit trail.
+    assert UsageRecord.objects.get(usage_id="u_h").event == event
+    assert not hasattr(UsageRecord, "history")
+    event_row = event.history.get()
     assert (event_row.history_user, event_row.state) == (actor, "applied")
+    assert event_row.history_change_reason == (
+        f"event usage.recorded billing-platform/{body['id']}: applied"
+    )
 
 
 def test_batch_resubmitted_answers_all_duplicates(world, actor):

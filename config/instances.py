@@ -1,0 +1,52 @@
+"""Building model instances in bulk, for the paths that make a thousand per request."""
+
+from functools import cache
+
+from django.db import models
+from django.db.models.base import ModelState
+from django_fsm import ConcurrentTransitionMixin, FSMFieldMixin
+
+
+@cache
+def fsm_attnames(model: type[models.Model]) -> tuple[str, ...]:
+    if not issubclass(model, ConcurrentTransitionMixin):
+        return ()
+    return tuple(f.attname for f in model._meta.fields if isinstance(f, FSMFieldMixin))
+
+
+@cache
+def _field_defaults(model: type[models.Model]) -> tuple[dict, tuple, frozenset]:
+    """(static defaults by attname, (attname, callable) defaults, every attname)."""
+    static, dynamic = {}, []
+    for field in model._meta.concrete_fields:
+        if field.has_default() and callable(field.default):
+            dynamic.append((field.attname, field.default))
+        else:
+            static[field.attname] = field.get_default()
+    return static, tuple(dynamic), frozenset(f.attname for f in model._meta.concrete_fields)
+
+
+def build(model: type[models.Model], /, **values) -> models.Model:
+    """An unsaved `model` instance holding `values` (by attname: `customer_id`, not `customer`).
+
+    What ``model(**values)`` gives for a model without per-instance init hooks (no
+    pre_init/post_init receivers, no file or generic fields), for a fraction of its cost: the
+    batch path builds a thousand instances a request. Defaults apply as in ``__init__``;
+    an FSM model's initial states are recorded as ConcurrentTransitionMixin does.
+    """
+    static, dynamic, attnames = _field_defaults(model)
+    if not values.keys() <= attnames:
+        unknown = ", ".join(sorted(values.keys() - attnames))
+        raise TypeError(f"{model.__name__} has no field (attname) {unknown}")
+    obj = model.__new__(model)
+    attrs = obj.__dict__
+    attrs.update(static)
+    for name, default in dynamic:
+        if name not in values:
+            attrs[name] = default()
+    attrs.update(values)
+    obj._state = ModelState()
+    fsm_fields = fsm_attnames(model)
+    if fsm_fields:
+        attrs["_ConcurrentTransitionMixin__initial_states"] = {n: attrs[n] for n in fsm_fields}
+    return obj
