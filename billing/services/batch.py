@@ -4,29 +4,31 @@ Same answers and records as calling `event_ingest` once per item in order, but s
 
 1. every item is validated in Python (a malformed one answers 400 with its field paths
    prefixed "events[i].", and is not stored);
-2. one query finds which (source, id) are already stored; those, and repeats inside the
-   batch, answer 200 (same digest, the stored result) or 409 (different body);
-3. the references of usage.recorded, invoice.issued and payment.settled items (entities,
-   customers, subscriptions, usage/invoice/payment ids, the invoices payments settle) are
-   loaded in a few queries and each item is checked in Python, in batch order. Applicable
-   ones take the fast path; anything unusual (unknown reference, duplicate record id,
-   closed period, a key an earlier per-item event of the batch may change) takes the
-   per-item path, which applies or quarantines it with its case;
-4. the claim: EVERY new event of the batch (fast ones already applied with their result,
-   per-item ones `received`) is inserted in ONE statement in (source, id) order,
-   `INSERT ... ON CONFLICT DO NOTHING RETURNING` (COPY into a temporary table on
-   PostgreSQL), with its history row. An event another transaction stored first is not
-   returned and answers as a duplicate, so a concurrent batch never stores an event twice;
-   and since a batch takes all its event-key locks in one ordered statement before any
-   other write, two batches carrying copies of each other's events cannot deadlock;
-5. the fast records are written set-based (usage records, invoices with lines, payments with
+2. reads, before the transaction (`_Batch.prepare`): one query finds which (source, id) are
+   already stored; those, and repeats inside the batch, answer 200 (same digest, the stored
+   result) or 409 (different body). The references of usage.recorded, invoice.issued and
+   payment.settled items (entities, customers, subscriptions, usage/invoice/payment ids, the
+   invoices payments settle) are loaded in a few queries and each item is checked in
+   Python, in batch order. Applicable ones take the fast path; anything unusual (unknown
+   reference, duplicate record id, closed period, a key an earlier per-item event of the
+   batch may change) takes the per-item path, which applies or quarantines it with its case;
+3. the transaction, one batch at a time (`_take_write_turn`). The claim: EVERY new event of
+   the batch (fast ones already applied with their result, per-item ones `received`) is
+   inserted in ONE statement in (source, id) order, `INSERT ... ON CONFLICT DO NOTHING
+   RETURNING` (from one JSON parameter on PostgreSQL), with its history row. An event
+   another transaction stored first is not returned and answers as a duplicate, so a
+   concurrent writer never makes an event stored twice; and since a batch takes all its
+   event-key locks in one ordered statement before any other write, two batches carrying
+   copies of each other's events cannot deadlock;
+4. the fast records are written set-based (usage records, invoices with lines, payments with
    allocations and the invoices they settle, locked in pk order and re-checked, with the
-   history rows of each), then the per-item events are applied in batch order, each in a
-   savepoint (billing.services.events.event_apply). Applying the fast ones first gives the
-   same result because step 3 sends per item anything an earlier per-item event touches.
+   history rows of each but usage's), then the per-item events are applied in batch order,
+   each in a savepoint (billing.services.events.event_apply). Applying the fast ones first
+   gives the same result because step 2 sends per item anything an earlier per-item event
+   touches.
 
 A deadlock or serialization failure still possible with other writers (PostgreSQL
-40P01/40001) redoes the whole batch transaction, up to BATCH_RETRIES times with a short
+40P01/40001) redoes the whole batch (reads and transaction), up to BATCH_RETRIES times with a short
 jittered sleep; a record id that raced in from another transaction redoes it per item.
 One `event_applied` signal carries all the events the batch applied, after the commit.
 """
@@ -146,8 +148,13 @@ def events_ingest_batch(*, bodies: list, actor) -> list[dict]:
         # Only the 400s are known before the transaction; everything else is redone.
         attempt_results = list(results)
         try:
+            batch = _Batch(results=attempt_results, actor=actor, fast=fast)
+            # Reads and row building first, outside the transaction and side by side with
+            # other batches; then the writes, one batch at a time (see _take_write_turn).
+            batch.prepare(items)
             with transaction.atomic():
-                _Batch(results=attempt_results, actor=actor, fast=fast).run(items)
+                _take_write_turn()
+                batch.write()
         except _FastPathRace:
             fast = False  # a record key raced in: redo the batch item by item
             continue
@@ -167,14 +174,15 @@ _WRITE_TURN_LOCK = 8_119_167_051_744_298_057
 
 
 def _take_write_turn() -> None:
-    """Wait until no other batch is in its write phase; hold the turn until this one commits.
+    """Wait until no other batch is writing; hold the turn until this one commits.
 
-    Batches write one at a time (their validation, preloads and row building still run side
-    by side). Two batches writing at once lock the same hot rows: every usage row's foreign
-    key check takes a key-share lock on its subscription, every invoice's on its customer, so
-    concurrent batches turn those locks into multixacts and wait on each other's event keys;
-    measured on the ingest benchmark, PostgreSQL spent twice the CPU per event for the same
-    work. A single-event ingest does not take the turn (it writes a handful of rows).
+    Batches write one at a time; their validation, reads and row building run side by side,
+    before their transactions (`_Batch.prepare`). Two batches writing at once lock the same
+    hot rows: every usage row's foreign key check takes a key-share lock on its subscription,
+    every invoice's on its customer, so concurrent batches turn those locks into multixacts
+    and wait on each other's event keys. Measured on the ingest benchmark, PostgreSQL spent
+    1.5 to 2 times the CPU per event for the same work. A single-event ingest does not take
+    the turn (it writes a handful of rows).
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -284,12 +292,19 @@ class _Batch:
             self._answer(item, STATUS_CONFLICT, response)
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self, items: list[_Item]) -> None:
+    def prepare(self, items: list[_Item]) -> None:
+        """Answer what is stored already; read the references and build the new events.
+
+        Reads only, so it may run outside the batch's transaction: under READ COMMITTED a
+        read inside it would see no more. What changes meanwhile is caught by the writes (a
+        key claimed first is a duplicate; a record id taken redoes the batch per item; the
+        invoices a payment settles are locked and read again).
+        """
         firsts: dict[Key, _Item] = {}
-        repeats: list[_Item] = []
+        self.repeats: list[_Item] = []
         for item in items:
             if item.key in firsts:
-                repeats.append(item)
+                self.repeats.append(item)
             else:
                 firsts[item.key] = item
         stored = _stored(list(firsts))
@@ -300,12 +315,16 @@ class _Batch:
                 self._answer_duplicate(item)
             else:
                 new_items.append(item)
-        if new_items:
-            self._store(new_items)
-        for item in repeats:
+        self.plan = self._plan(new_items) if new_items else []
+
+    def write(self) -> None:
+        """Store the prepared events and their records; answer every item. In a transaction."""
+        if self.plan:
+            self._store(self.plan)
+        for item in self.repeats:
             self._answer_duplicate(item)
 
-    def _store(self, new_items: list[_Item]) -> None:
+    def _plan(self, new_items: list[_Item]) -> list[_Planned]:
         self._preload(new_items)
         now = timezone.now()
         plan = []
@@ -323,7 +342,9 @@ class _Batch:
                 verb = "applied"
             stamp(event, actor=self.actor, reason=f"{history_reason(event)}: {verb}")
             plan.append(_Planned(item, event, fast))
-        _take_write_turn()
+        return plan
+
+    def _store(self, plan: list[_Planned]) -> None:
         inserted = self._claim([p.event for p in plan])
         claimed = [p for p in plan if p.item.key in inserted]
         lost = [p.item for p in plan if p.item.key not in inserted]
