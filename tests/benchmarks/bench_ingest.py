@@ -73,6 +73,9 @@ SUBSCRIPTIONS = 2000
 SOURCE = "billing-platform"
 CLIENT_NAME = "bench-ingest"
 PATH = "/api/v1/events/batch"
+# gunicorn sync workers. Batches write one at a time (billing.services.batch), so a worker
+# beyond the cores keeps one batch reading and building while another writes.
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "3"))
 
 ENTITIES = {  # code: (currency, country, tax rate, tax code)
     "US01": ("USD", "US", Decimal("0.0825"), "US-SALES"),
@@ -691,7 +694,7 @@ def run() -> int:
     with bench_database() as database:
         say(f"  database {database.name}: migrated")
         token = set_up(database)
-        with Gunicorn(database.url, workers=2) as server:
+        with Gunicorn(database.url, workers=WEB_WORKERS) as server:
             client = Client(server.port, token)
             started = time.perf_counter()
             post_setup(client, stream.customers)

@@ -3,6 +3,7 @@ with its field path, collecting all errors, batch path prefixes and the canonica
 
 import copy
 import hashlib
+import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -10,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing.schema import (
     EVENT_TYPES,
@@ -818,6 +821,29 @@ def test_canonical_digest_ignores_key_order_and_whitespace():
 def test_canonical_digest_of_known_body_is_sha256_of_canonical_text():
     body = loads('{"b": "é", "a": 12.50, "c": [true, null]}')
     expected = hashlib.sha256('{"a":"12.50","b":"é","c":[true,null]}'.encode()).hexdigest()
+
+    assert canonical_digest(body) == expected
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.decimals(allow_nan=False, allow_infinity=False).map(FractionalNumber)
+    | st.text(),  # any code point: controls, quotes, backslashes, U+2028, lone surrogates
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=st.dictionaries(st.text(max_size=8), _json_values, max_size=5))
+def test_canonical_digest_is_sha256_of_the_sorted_compact_json_text(body):
+    """The fast serialiser writes exactly the reference text: stored digests stay valid."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    expected = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     assert canonical_digest(body) == expected
 
