@@ -241,6 +241,13 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "connection"], name="erp_job_state_conn_idx"),
             models.Index(fields=["connection", "parent_external_id"], name="erp_job_parent_idx"),
+            # A batch claims the oldest ready jobs of a connection: an index scan in id order
+            # over only the ready rows (posted ones leave it), not a sort of the backlog.
+            models.Index(
+                fields=["connection", "id"],
+                condition=Q(state__in=["pending", "retry_wait"]),
+                name="erp_job_ready_idx",
+            ),
         ]
         permissions = [
             ("replay_syncjob", "Can replay a sync job"),

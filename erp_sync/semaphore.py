@@ -6,7 +6,9 @@ scored by their expiry (epoch ms). A Lua script drops expired holders, checks ZC
 the limit and adds the new token, atomically. A holder that dies (SIGKILL) never releases,
 but its token expires after `ttl` seconds, so its slot frees itself. After each acquire the
 script also raises a "max observed" key to the new ZCARD: the benchmark and the drills read
-it to prove the limit held.
+it to prove the limit held. A release pushes a wake-up onto a short list that waiting
+acquirers BLPOP, so a freed slot is taken within a round trip rather than at the next poll
+(a slot freed by expiry wakes nobody: waiters also re-try every `POLL_SECONDS`).
 
 Without Redis, Celery runs tasks eagerly inside the calling process, so a process-local
 table guarded by a lock is exact (it is also thread-safe, for tests that hammer it from
@@ -45,6 +47,20 @@ return 1
 """
 
 
+_RELEASE = """
+local key, wake_key, token = KEYS[1], KEYS[2], ARGV[1]
+if redis.call('ZREM', key, token) == 1 then
+  redis.call('LPUSH', wake_key, '1')
+  redis.call('LTRIM', wake_key, 0, 63)
+  redis.call('PEXPIRE', wake_key, 60000)
+end
+return 1
+"""
+
+# Longest a waiting acquirer sleeps before trying again without a wake-up.
+POLL_SECONDS = 0.25
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -57,10 +73,15 @@ class RedisSemaphore:
 
         self.client = redis.Redis.from_url(url)
         self._acquire = self.client.register_script(_ACQUIRE)
+        self._release = self.client.register_script(_RELEASE)
 
     @staticmethod
     def _keys(connection_id: int) -> tuple[str, str]:
         return f"{KEY_PREFIX}:{connection_id}", f"{KEY_PREFIX}:{connection_id}:max"
+
+    @staticmethod
+    def _wake_key(connection_id: int) -> str:
+        return f"{KEY_PREFIX}:{connection_id}:wake"
 
     def acquire(self, connection_id: int, *, limit: int, ttl: float) -> str | None:
         token = uuid.uuid4().hex
@@ -72,7 +93,14 @@ class RedisSemaphore:
         return token if ok else None
 
     def release(self, connection_id: int, token: str) -> None:
-        self.client.zrem(self._keys(connection_id)[0], token)
+        self._release(
+            keys=[self._keys(connection_id)[0], self._wake_key(connection_id)], args=[token]
+        )
+
+    def wait(self, connection_id: int, seconds: float) -> None:
+        """Block until a slot of `connection_id` is released (or `seconds` pass)."""
+        if seconds > 0:
+            self.client.blpop([self._wake_key(connection_id)], timeout=seconds)
 
     def in_flight(self, connection_id: int) -> int:
         key = self._keys(connection_id)[0]
@@ -83,7 +111,7 @@ class RedisSemaphore:
         return int(self.client.get(self._keys(connection_id)[1]) or 0)
 
     def reset(self, connection_id: int) -> None:
-        self.client.delete(*self._keys(connection_id))
+        self.client.delete(*self._keys(connection_id), self._wake_key(connection_id))
 
 
 @dataclass
@@ -93,6 +121,10 @@ class LocalSemaphore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _holders: dict[int, dict[str, float]] = field(default_factory=dict)
     _max: dict[int, int] = field(default_factory=dict)
+    _released: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._released = threading.Condition(self._lock)
 
     def _live(self, connection_id: int) -> dict[str, float]:
         holders = self._holders.setdefault(connection_id, {})
@@ -114,6 +146,11 @@ class LocalSemaphore:
     def release(self, connection_id: int, token: str) -> None:
         with self._lock:
             self._holders.get(connection_id, {}).pop(token, None)
+            self._released.notify_all()
+
+    def wait(self, connection_id: int, seconds: float) -> None:
+        with self._lock:
+            self._released.wait(timeout=max(seconds, 0.0))
 
     def in_flight(self, connection_id: int) -> int:
         with self._lock:
@@ -142,17 +179,16 @@ def get_semaphore() -> RedisSemaphore | LocalSemaphore:
 def acquire(connection, *, ttl: float, wait: float = 0.0) -> str | None:
     """Take one of `connection.max_concurrency` slots for `ttl` seconds; a token or None.
 
-    Polls for up to `wait` seconds (with a little jitter) before giving up.
+    Waits up to `wait` seconds for a release (or an expiry, seen at the next re-try).
     """
     semaphore = get_semaphore()
     deadline = time.monotonic() + wait
-    delay = 0.005
     while True:
         token = semaphore.acquire(connection.pk, limit=connection.max_concurrency, ttl=ttl)
-        if token is not None or time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if token is not None or left <= 0:
             return token
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
+        semaphore.wait(connection.pk, min(left, POLL_SECONDS))
 
 
 def release(connection, token: str | None) -> None:

@@ -140,7 +140,10 @@ class ErpAdapter(Protocol):
 
     def find(self, external_id: str) -> PostResult | None: ...
 
-    def post(self, document: ErpDocument) -> PostResult: ...
+    def post(self, document: ErpDocument, *, deadline: float | None = None) -> PostResult:
+        """Create `document` unless it exists; give up (RetryableError) at `deadline`, a
+        time.monotonic() value, so a call never outlives the job lease it runs under."""
+        ...
 
     def list_documents(
         self, entity: str, period_start: dt.date, period_end: dt.date

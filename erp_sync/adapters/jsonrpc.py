@@ -14,6 +14,7 @@ import datetime as dt
 import http.client
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -125,6 +126,9 @@ class TrytonRpc:
         self._authorization = ""
         self._context: dict[str, Any] | None = None
         self._request_id = 0
+        # A time.monotonic() past which no request starts and none waits: the engine's
+        # deadline for one ERP call (several requests), so the call ends within its lease.
+        self.deadline: float | None = None
 
     # -- session ---------------------------------------------------------------------------
     def login(self) -> None:
@@ -223,8 +227,13 @@ class TrytonRpc:
         request.add_header("Content-Type", "application/json")
         if authenticate and self._authorization:
             request.add_header("Authorization", self._authorization)
+        timeout = self.timeout
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                raise RetryableError(f"Tryton call timed out before {method} (deadline passed)")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 raw = response.read().decode("utf-8", errors="replace")
         except urllib.error.HTTPError as exc:
             raise self._http_error(exc, method) from exc

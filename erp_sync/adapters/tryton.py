@@ -78,8 +78,19 @@ class TrytonAdapter:
             return _move_result(move, created=False)
         return None
 
-    def post(self, document: ErpDocument) -> PostResult:
-        """Post `document` once. Idempotent on `document.external_id`."""
+    def post(self, document: ErpDocument, *, deadline: float | None = None) -> PostResult:
+        """Post `document` once. Idempotent on `document.external_id`.
+
+        No request is sent, nor waited for, past `deadline` (time.monotonic()): a call cut
+        short leaves at most a draft the next attempt finds and posts.
+        """
+        self.rpc.deadline = deadline
+        try:
+            return self._post_document(document)
+        finally:
+            self.rpc.deadline = None
+
+    def _post_document(self, document: ErpDocument) -> PostResult:
         if document.kind not in DOCUMENT_KINDS:
             raise NonRetryableError(f"unknown document kind {document.kind!r}")
         invoice = self._invoice_by_reference(document.external_id)

@@ -26,6 +26,7 @@ from erp_sync.errors import (
     SecretInSettingsError,
 )
 from erp_sync.models import Connection, MaintenanceWindow
+from erp_sync.services.tuning import TuningError, tuning_check
 
 SECRET_KEY_RE = re.compile(
     r"pass(word|wd)?|token|secret|api[_-]?key|private[_-]?key|credential", re.IGNORECASE
@@ -209,6 +210,11 @@ def _check_settings(settings: Any) -> dict:
         isinstance(reject, list) and all(isinstance(code, str) for code in reject)
     ):
         raise ConnectionSettingsError("settings.reject_accounts must be a list of account codes")
+    if "sync" in settings:
+        try:
+            tuning_check(settings["sync"])
+        except TuningError as error:
+            raise ConnectionSettingsError(f"settings.sync: {error}") from None
     return settings
 
 

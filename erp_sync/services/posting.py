@@ -1,20 +1,33 @@
-"""Posting one sync job to its ERP: gate, slot, lease, call, outcome.
+"""Posting sync jobs to their ERP: gate, slot, batch claim, calls, outcomes.
 
 `job_post` is what the `erp_sync.post_job` task runs. It is safe to run any number of times
 for one job, concurrently, from any worker:
 
-(a) a short transaction locks the job NOWAIT (another worker has it: return), checks the
-    state (not pending / due retry_wait: return, so a duplicate message is a no-op), and
-    starts it with a lease; before that the connection gate may hold the job (paused,
-    maintenance window, circuit open: no call reaches the ERP) and a semaphore slot is
-    taken (never more than `max_concurrency` calls in flight to one ERP);
-(b) the adapter is called OUTSIDE any transaction; it looks the document up by external id
-    before creating it, so a job whose last worker died after the ERP created the document
-    just finds it;
-(c) a new transaction records the `SyncAttempt` and the outcome: posted (children
-    released, cases resolved), retry with backoff, held, or dead with a case. The slot is
-    released as soon as the call returns (try/finally) and expires by itself if the worker
-    is killed.
+(a) a read of the job's state: not pending / not a due retry_wait → return at once (a
+    message for a job another task already took is a one-query no-op);
+(b) the connection gate may hold the job (paused, maintenance window, circuit open: no
+    call reaches the ERP); then a semaphore slot is taken (never more than
+    `max_concurrency` calls in flight to one ERP);
+(c) with the slot, one statement claims a batch: the message's job and up to
+    `batch_size - 1` other ready jobs of the connection (FOR UPDATE SKIP LOCKED: two tasks
+    never claim the same job), starts each with a lease and (PostgreSQL) writes each one's
+    "attempt N started" history row;
+(d) the adapter is called for each job in turn, OUTSIDE any transaction, each call with a
+    deadline inside both the slot's and the lease's time (a call never outlives its lease,
+    so a reclaimed job is never called twice at once). Adapters look the document up by
+    external id before creating it, so a job whose last worker died after the ERP created
+    the document just finds it. A retryable failure stops the batch (the ERP is in
+    trouble: let the circuit breaker see it); the jobs not called go back to pending;
+(e) the slot is released (it also expires by itself if the worker is killed, and a task
+    waiting for one is woken at once), then one transaction records every attempt and
+    outcome: posted (set-based: jobs, history, billing status; children released, cases
+    resolved), retry with backoff, held, or dead with a case; a job taken over after its
+    lease expired is left alone ("stale");
+(f) while the backlog lasts and a slot is free, the task claims the next batch (for at
+    most `drain_seconds`).
+
+One job per call (`batch_size` 1) when tasks run eagerly: they run inside the caller's
+request or transaction, which must not post other jobs.
 """
 
 from __future__ import annotations
@@ -28,9 +41,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import OperationalError, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from billing.models import FinanceEvent
+from billing.services.bulk_write import history_insert
+from config.history import history_attrs, stamp
 from erp_sync import semaphore
 from erp_sync.adapters.base import (
     ErpError,
@@ -54,6 +71,7 @@ from erp_sync.documents import document_from_json, document_to_json
 from erp_sync.errors import ErpSyncError
 from erp_sync.models import Connection, SyncAttempt, SyncJob
 from erp_sync.services import circuit
+from erp_sync.services.batch_writes import jobs_save_many, records_erp_status_set_many
 from erp_sync.services.common import (
     backoff_seconds,
     eager,
@@ -71,6 +89,17 @@ from exceptions.services import cases_resolve_for_subject
 STARTABLE = (SyncJobState.PENDING, SyncJobState.RETRY_WAIT)
 # A retry message may arrive a little before `next_attempt_at` (clocks, rounding).
 EARLY_TOLERANCE = dt.timedelta(seconds=1)
+# What a batch start and a batch of posted jobs write (besides updated_at).
+POSTED_FIELDS = [
+    "state",
+    "erp_id",
+    "erp_number",
+    "posted_at",
+    "lease_expires_at",
+    "last_error",
+    "last_error_code",
+]
+GIVE_BACK_FIELDS = ["state", "attempts", "lease_expires_at"]
 
 log = logging.getLogger(__name__)
 
@@ -101,109 +130,283 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
-def job_post(*, job_id: int, actor) -> str:
-    """Try to post job `job_id` once; returns what happened (for logs and tests).
+def _ready(now: dt.datetime) -> Q:
+    """Jobs a task may start now: pending, or waiting to retry and due."""
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + EARLY_TOLERANCE)
+    return Q(state=SyncJobState.PENDING) | (Q(state=SyncJobState.RETRY_WAIT) & due)
 
-    Outcomes: "missing", "skipped" (not startable: a duplicate message, or another worker
-    holds it), "not_due", "held", "no_slot" (re-enqueued), "posted", "retry", "dead",
-    "stale" (the lease expired and someone else took the job over). Idempotent: the ERP
-    receives a document at most once per job however often this runs.
+
+def _connection_read(connection_id: int) -> Connection:
+    """The connection as the gate needs it, with its maintenance-window flag."""
+    return Connection.objects.annotate(in_window=circuit.window_now()).get(pk=connection_id)
+
+
+def job_post(*, job_id: int, actor, batch_size: int | None = None) -> str:
+    """Try to post job `job_id` once (and, with a batch size above 1, other ready jobs of its
+    connection); returns what happened to `job_id` (for logs and tests).
+
+    Outcomes: "missing", "skipped" (not startable: a duplicate message, or another task holds
+    it), "not_due", "held", "no_slot" (re-enqueued), "posted", "retry", "dead", "stale" (the
+    lease expired and someone else took the job over), "requeued" (claimed, but its batch
+    stopped before calling it: pending again, enqueued). Idempotent: the ERP receives a
+    document at most once per job however often this runs. `batch_size` None: the
+    connection's tuning (1 when tasks run eagerly).
     """
-    # One read: the job's state and its connection with the maintenance-window flag.
-    job = (
+    row = (
         SyncJob.objects.filter(pk=job_id)
-        .select_related("connection")
-        .defer("document")
-        .annotate(in_window=circuit.window_now("connection_id"))
+        .values_list("state", "next_attempt_at", "connection_id")
         .first()
     )
-    if job is None:
+    if row is None:
         return "missing"
-    if job.state not in STARTABLE:
+    state, next_attempt_at, connection_id = row
+    if state not in STARTABLE:
         return "skipped"
     if (
-        job.state == SyncJobState.RETRY_WAIT
-        and job.next_attempt_at
-        and job.next_attempt_at > timezone.now() + EARLY_TOLERANCE
+        state == SyncJobState.RETRY_WAIT
+        and next_attempt_at
+        and next_attempt_at > timezone.now() + EARLY_TOLERANCE
     ):
         return "not_due"
-    connection = job.connection
-    connection.in_window = job.in_window
+    connection = _connection_read(connection_id)
     tuning = tuning_for(connection)
+    size = batch_size or (1 if eager() else int(tuning.batch_size))
     gate = circuit.connection_gate(connection, actor=actor, lease_seconds=tuning.lease_seconds)
     if not gate.open:
         job_hold(job_id=job_id, reason=gate.hold_reason, actor=actor)
         return "held"
+    if not gate.probe_token:
+        return _drain(job_id, connection, tuning, size=size, probe=False, actor=actor)
+    # A half-open circuit lets exactly one call through: the probe posts its own job alone.
     try:
-        return _post_with_slot(job_id, connection, tuning, gate, actor)
+        return _drain(job_id, connection, tuning, size=1, probe=True, actor=actor)
     finally:
-        if gate.probe_token:
-            circuit.probe_release(connection)
+        circuit.probe_release(connection)
 
 
-def _post_with_slot(
-    job_id: int, connection: Connection, tuning: Tuning, gate: circuit.Gate, actor
+def _drain(
+    job_id: int, connection: Connection, tuning: Tuning, *, size: int, probe: bool, actor
 ) -> str:
-    token = semaphore.acquire(
-        connection,
-        ttl=tuning.lease_seconds,
-        wait=0.0 if eager() else tuning.slot_wait_seconds,
-    )
-    if token is None:
-        # Every slot is busy: leave the job pending and come back shortly. In eager mode the
-        # sweeper re-drives it instead (re-running inline would recurse).
-        if not eager():
-            enqueue_post([job_id], countdown=tuning.requeue_seconds * (1 + random.random()))
-        return "no_slot"
-    call = None
-    try:
-        started = _job_start(job_id, tuning=tuning, probe=bool(gate.probe_token), actor=actor)
-        if started is None:
-            return "skipped"
-        if isinstance(started, str):
-            return started
-        call = _call_erp(connection, started)
-    finally:
-        semaphore.release(connection, token)
-    return _job_finish(started, connection, tuning, call, actor=actor)
+    """Post batches of ready jobs, the first with `job_id`; returns `job_id`'s outcome.
 
-
-def _job_start(job_id: int, *, tuning: Tuning, probe: bool, actor) -> SyncJob | str | None:
-    """(a) Lock (NOWAIT), re-check, start with a lease. None: not ours to post now."""
-    try:
-        with transaction.atomic():
-            job = (
-                SyncJob.objects.select_for_update(nowait=True, of=("self",))
-                .select_related("event", "connection")
-                .get(pk=job_id)
+    Each batch holds a slot only for its claim and calls; its outcomes are recorded after
+    the slot is given back (a waiting task takes it at once), then the task takes a slot
+    again for the next batch if one is free.
+    """
+    outcome = "skipped"
+    stop_at = time.monotonic() + tuning.drain_seconds
+    first = True
+    while True:
+        wait = tuning.slot_wait_seconds if first and not eager() else 0.0
+        # Measured before the slot is taken: the slot expires `lease_seconds` after a moment
+        # a little later than this, and the batch's leases later still.
+        clock = time.monotonic()
+        token = semaphore.acquire(connection, ttl=tuning.lease_seconds, wait=wait)
+        if token is None:
+            if not first:
+                return outcome  # every slot busy: other tasks drain the backlog
+            # Leave the job pending and come back shortly. In eager mode the sweeper
+            # re-drives it instead (re-running inline would recurse).
+            if not eager():
+                enqueue_post([job_id], countdown=tuning.requeue_seconds * (1 + random.random()))
+            return "no_slot"
+        calls: list[Call] = []
+        try:
+            batch = _batch_start(
+                job_id if first else None, connection, tuning, size=size, probe=probe, actor=actor
             )
-            if job.state not in STARTABLE:
-                return None
-            # The circuit as of this lock (joined above): it may have tripped since the gate.
-            state = job.connection.circuit_state
-            if state == CircuitState.OPEN or (state == CircuitState.HALF_OPEN and not probe):
-                _hold_locked(job, reason=HoldReason.CONNECTION_OPEN, actor=actor)
-                return "held"
-            lease = timezone.now() + dt.timedelta(seconds=tuning.lease_seconds)
-            job.start(lease_expires_at=lease)
-            save_job(job, actor=actor, reason=f"attempt {job.attempts} started")
-            return job
-    except OperationalError:
-        # NOWAIT: another worker holds the row lock; it will post the job.
-        return None
-    except SyncJob.DoesNotExist:
-        return None
+            if isinstance(batch, str):
+                return batch if first else outcome
+            calls = _call_batch(connection, batch, tuning, slot_ends=clock + tuning.lease_seconds)
+        finally:
+            semaphore.release(connection, token)
+        outcomes = _batch_finish(batch, calls, connection, tuning, actor=actor)
+        if first:
+            outcome = outcomes.get(job_id, "skipped")
+        first = False
+        drained = len(batch) < size or len(calls) < len(batch)
+        if size == 1 or drained or time.monotonic() >= stop_at:
+            return outcome
+        connection = _connection_read(connection.pk)
+        if (
+            connection.paused
+            or connection.in_window
+            or connection.circuit_state != CircuitState.CLOSED
+        ):
+            return outcome  # the next batches' own messages meet the gate
+        tuning = tuning_for(connection)
 
 
-def _call_erp(connection: Connection, job: SyncJob) -> Call:
-    """(b) The one ERP call, outside any transaction."""
+def _batch_start(
+    job_id: int | None, connection: Connection, tuning: Tuning, *, size: int, probe: bool, actor
+) -> list[SyncJob] | str:
+    """(c) Claim and start up to `size` ready jobs (`job_id` among them when it is ready and
+    not locked), each with its "attempt N started" history row; in id order. [] when none
+    is ready; "held" when the circuit opened since the gate (`job_id` is held, as its gate
+    would have)."""
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=tuning.lease_seconds)
+    claim = _Claim(job_id, connection, size=size, probe=probe, now=now, lease=lease)
+    if claim.db.vendor == "postgresql":
+        # One statement, its own transaction: claim, start and history rows together.
+        jobs = sorted(SyncJob.objects.raw(*claim.with_history(actor)), key=lambda job: job.pk)
+    else:
+        with transaction.atomic():
+            jobs = sorted(SyncJob.objects.raw(*claim.sql()), key=lambda job: job.pk)
+            for job in jobs:
+                stamp(job, actor=actor, reason=f"attempt {job.attempts} started")
+            history_insert(SyncJob, jobs, history_type="~", custom_historical_attrs=history_attrs())
+    if jobs or job_id is None:
+        return jobs
+    # Nothing claimed: none ready, all locked by other tasks, or the circuit is no longer
+    # closed (the claim requires it).
+    state = Connection.objects.filter(pk=connection.pk).values_list("circuit_state", flat=True)
+    state = state.get()
+    closed_to_us = state == CircuitState.OPEN or (state == CircuitState.HALF_OPEN and not probe)
+    if closed_to_us and job_hold(job_id=job_id, reason=HoldReason.CONNECTION_OPEN, actor=actor):
+        return "held"
+    return []
+
+
+@dataclass
+class _Claim:
+    """The statement that locks up to `size` ready jobs of `connection` (`job_id` and the
+    oldest others; FOR UPDATE SKIP LOCKED where the database has it) and starts them: the
+    `start` transition (pending | retry_wait → in_flight, attempts + 1, the lease) done
+    set-based, only while the circuit allows calls. It returns the started rows.
+
+    One statement instead of a locking SELECT, an UPDATE, a circuit read and (PostgreSQL)
+    the history COPY: the claim runs while the task holds a semaphore slot, and every
+    round trip there is slot time not spent calling the ERP. Names come from model
+    metadata.
+    """
+
+    job_id: int | None
+    connection: Connection
+    size: int
+    probe: bool
+    now: dt.datetime
+    lease: dt.datetime
+
+    @property
+    def db(self):
+        from django.db import connection as db
+
+        return db
+
+    def _parts(self) -> tuple[str, str, list]:
+        """(the CTEs, the UPDATE ... RETURNING, their parameters)."""
+        db = self.db
+        qn = db.ops.quote_name
+        table = qn(SyncJob._meta.db_table)
+        lock = " FOR UPDATE SKIP LOCKED" if db.features.has_select_for_update_skip_locked else ""
+        ready = (
+            "(state = %s OR (state = %s AND (next_attempt_at IS NULL OR next_attempt_at <= %s)))"
+        )
+        due = db.ops.adapt_datetimefield_value(self.now + EARLY_TOLERANCE)
+        ready_params = [SyncJobState.PENDING, SyncJobState.RETRY_WAIT, due]
+        states = [CircuitState.CLOSED, *([CircuitState.HALF_OPEN] if self.probe else [])]
+        columns = ", ".join(qn(f.column) for f in SyncJob._meta.concrete_fields)
+        ctes = (
+            f"mine AS (SELECT id FROM {table} WHERE id = %s AND connection_id = %s "  # noqa: S608
+            f"AND {ready}{lock}), "
+            f"others AS (SELECT id FROM {table} WHERE connection_id = %s AND id <> %s "
+            f"AND {ready} ORDER BY id LIMIT %s{lock})"
+        )
+        update = (
+            f"UPDATE {table} SET state = %s, attempts = attempts + 1, "  # noqa: S608
+            "lease_expires_at = %s, hold_reason = '', updated_at = %s "
+            "WHERE id IN (SELECT id FROM mine UNION ALL SELECT id FROM others) "
+            f"AND EXISTS (SELECT 1 FROM {qn(Connection._meta.db_table)} WHERE id = %s "
+            f"AND circuit_state IN ({', '.join(['%s'] * len(states))})) "
+            f"RETURNING {columns}"
+        )
+        mine = self.job_id if self.job_id is not None else 0
+        params = [
+            mine,
+            self.connection.pk,
+            *ready_params,
+            self.connection.pk,
+            mine,
+            *ready_params,
+            self.size - (1 if self.job_id is not None else 0),
+            SyncJobState.IN_FLIGHT,
+            db.ops.adapt_datetimefield_value(self.lease),
+            db.ops.adapt_datetimefield_value(timezone.now()),
+            self.connection.pk,
+            *states,
+        ]
+        return ctes, update, params
+
+    def sql(self) -> tuple[str, list]:
+        ctes, update, params = self._parts()
+        return f"WITH {ctes} {update}", params
+
+    def with_history(self, actor) -> tuple[str, list]:
+        """PostgreSQL: the claim, and each started job's history row ("attempt N started",
+        stamped as `stamp` would) written by the same statement."""
+        ctes, update, params = self._parts()
+        qn = self.db.ops.quote_name
+        history = SyncJob.history.model._meta
+        tracked = {f.attname for f in SyncJob._meta.concrete_fields}
+        copied = [f.column for f in history.concrete_fields if f.attname in tracked]
+        own = {
+            "history_date": "%s",
+            "history_change_reason": "'attempt ' || CAST(started.attempts AS text) || ' started'",
+            "history_type": "'~'",
+            "history_user_id": "%s",
+            "correlation_id": "%s",
+        }
+        columns = ", ".join(qn(column) for column in [*copied, *own])
+        values = ", ".join([*(f"started.{qn(column)}" for column in copied), *own.values()])
+        returned = ", ".join(qn(f.column) for f in SyncJob._meta.concrete_fields)
+        sql = (
+            f"WITH {ctes}, started AS ({update}), "  # noqa: S608
+            f"history AS (INSERT INTO {qn(history.db_table)} ({columns}) "
+            f"SELECT {values} FROM started) "
+            f"SELECT {returned} FROM started"
+        )
+        user = actor.pk if actor is not None and actor.pk else None
+        stamps = [timezone.now(), user, history_attrs()["correlation_id"]]
+        return sql, [*params, *stamps]
+
+
+def _stops_batch(error: ErpError) -> bool:
+    """A failure that says the ERP (not this document) is in trouble: no more calls now."""
+    return isinstance(error, RetryableError | UnparseableResponseError)
+
+
+def _call_batch(
+    connection: Connection, jobs: list[SyncJob], tuning: Tuning, *, slot_ends: float
+) -> list[Call]:
+    """(d) Call the ERP for each job in turn; the calls made (a prefix of `jobs`).
+
+    Every call has a deadline `lease_margin_seconds` before the slot ends (the leases, set
+    after the slot was taken, end later): the adapter gives up at it. After the first call,
+    a job is called only if a whole `call_timeout_seconds` still fits.
+    """
+    calls: list[Call] = []
+    end = slot_ends - tuning.lease_margin_seconds
+    for job in jobs:
+        now = time.monotonic()
+        if calls and end - now < tuning.call_timeout_seconds:
+            break
+        call = _call_erp(connection, job, deadline=min(now + tuning.call_timeout_seconds, end))
+        calls.append(call)
+        if call.error is not None and _stops_batch(call.error):
+            break
+    return calls
+
+
+def _call_erp(connection: Connection, job: SyncJob, *, deadline: float) -> Call:
+    """One ERP call, outside any transaction, given up at `deadline` (time.monotonic())."""
     started_at = timezone.now()
     digest = request_digest(job.document)
     clock = time.monotonic()
     call = Call(started_at=started_at, duration_ms=0, digest=digest)
     try:
         adapter = adapter_for(connection)
-        call.result = adapter.post(document_from_json(job.document))
+        call.result = adapter.post(document_from_json(job.document), deadline=deadline)
     except ErpError as error:
         call.error = error
         call.error_class = type(error).__name__
@@ -215,65 +418,111 @@ def _call_erp(connection: Connection, job: SyncJob) -> Call:
     return call
 
 
-def _job_finish(
-    started: SyncJob, connection: Connection, tuning: Tuning, call: Call, *, actor
-) -> str:
-    """(c) Record the attempt and act on the outcome, in one transaction."""
+def _batch_finish(
+    jobs: list[SyncJob], calls: list[Call], connection: Connection, tuning: Tuning, *, actor
+) -> dict[int, str]:
+    """(e) Record every attempt and act on its outcome, in one transaction; outcome per job."""
+    outcomes: dict[int, str] = {}
+    # The claim returned the jobs alone: their events (type and ids: billing's record and
+    # history reason) in one query, the bodies only if an error path reads them.
+    events = FinanceEvent.objects.defer("body", "result").in_bulk({j.event_id for j in jobs})
+    for job in jobs:
+        job.event = events[job.event_id]
     with transaction.atomic():
-        # Lock the row and check it is still this attempt's (state + attempt number); the
-        # rest of the job is what `_job_start` read and wrote under its own lock, so it is
-        # not read again: while in flight only the lease sweeper (reclaim: state changes)
-        # or a later attempt (attempts changes) may touch it.
-        current = (
-            SyncJob.objects.select_for_update(of=("self",))
-            .filter(pk=started.pk)
-            .values_list("state", "attempts")
-            .first()
-        )
-        if current != (SyncJobState.IN_FLIGHT, started.attempts):
-            log.warning(
-                "job taken over after its lease expired; outcome dropped",
-                extra={"job": started.pk, "attempt": started.attempts},
+        # Lock the rows and check each is still this attempt's (state + attempt number); the
+        # rest of the job is what `_batch_start` read and wrote under its own lock: while in
+        # flight only the lease sweeper (reclaim: state changes) or a later attempt (attempts
+        # changes) may touch it.
+        current = {
+            pk: (state, attempts)
+            for pk, state, attempts in SyncJob.objects.select_for_update(of=("self",))
+            .filter(pk__in=[job.pk for job in jobs])
+            .order_by("id")
+            .values_list("pk", "state", "attempts")
+        }
+        called = dict(zip((job.pk for job in jobs), calls, strict=False))
+        attempts: list[SyncAttempt] = []
+        posted: list[SyncJob] = []
+        troubled: list[SyncJob] = []
+        failed: list[tuple[SyncJob, Call, SyncAttempt]] = []
+        not_called: list[SyncJob] = []
+        for job in jobs:
+            if current.get(job.pk) != (SyncJobState.IN_FLIGHT, job.attempts):
+                log.warning(
+                    "job taken over after its lease expired; outcome dropped",
+                    extra={"job": job.pk, "attempt": job.attempts},
+                )
+                outcomes[job.pk] = "stale"
+                continue
+            call = called.get(job.pk)
+            if call is None:
+                not_called.append(job)
+                continue
+            attempt = SyncAttempt(
+                job=job,
+                number=job.attempts,
+                started_at=call.started_at,
+                duration_ms=call.duration_ms,
+                request_digest=call.digest,
+                error_class=call.error_class,
             )
-            return "stale"
-        job = started
-        attempt = SyncAttempt(
-            job=job,
-            number=job.attempts,
-            started_at=call.started_at,
-            duration_ms=call.duration_ms,
-            request_digest=call.digest,
-            error_class=call.error_class,
-        )
-        if call.error is None:
-            outcome = _on_success(job, connection, call.result, attempt, actor=actor)
-        else:
-            outcome = _on_error(job, connection, tuning, call.error, attempt, actor=actor)
-        attempt.save()
-    return outcome
+            attempts.append(attempt)
+            if call.error is not None:
+                failed.append((job, call, attempt))
+                continue
+            # A job that failed before may have cases open; a clean first post cannot.
+            if job.last_error_code or job.attempts > 1:
+                troubled.append(job)
+            _succeed(job, call.result, attempt, actor=actor)
+            posted.append(job)
+            outcomes[job.pk] = "posted"
+        # Successes first: a retryable failure (it ends a batch) must count against the
+        # circuit after them, as the calls happened.
+        if posted:
+            _posted_write(posted, troubled, connection, actor=actor)
+        for job, call, attempt in failed:
+            outcomes[job.pk] = _on_error(job, connection, tuning, call.error, attempt, actor=actor)
+        SyncAttempt.objects.bulk_create(attempts)
+        if not_called:
+            _give_back(not_called, tuning, actor=actor)
+            outcomes.update(dict.fromkeys((job.pk for job in not_called), "requeued"))
+    return outcomes
 
 
-def _on_success(
-    job: SyncJob, connection: Connection, result: PostResult, attempt: SyncAttempt, *, actor
-) -> str:
+def _succeed(job: SyncJob, result: PostResult, attempt: SyncAttempt, *, actor) -> None:
     attempt.outcome = AttemptOutcome.POSTED if result.created else AttemptOutcome.FOUND_EXISTING
     attempt.erp_reference = result.number or result.erp_id
-    attempt.response = _jsonable(
-        {"erp_id": result.erp_id, "number": result.number, "created": result.created}
-        | ({"raw": result.raw} if result.raw else {})
-    )
-    # A job that failed before may have cases open; a clean first post cannot.
-    had_trouble = bool(job.last_error_code) or job.attempts > 1
+    attempt.response = {"erp_id": result.erp_id, "number": result.number, "created": result.created}
+    if result.raw:
+        attempt.response = _jsonable(attempt.response | {"raw": result.raw})
     job.succeed(erp_id=result.erp_id, erp_number=result.number)
     how = "posted" if result.created else "found already in the ERP"
-    save_job(job, actor=actor, reason=f"{how} as {result.number}")
-    erp_status_sync(job, actor=actor)
+    stamp(job, actor=actor, reason=f"{how} as {result.number}")
+
+
+def _posted_write(
+    posted: list[SyncJob], troubled: list[SyncJob], connection: Connection, *, actor
+) -> None:
+    """Posted jobs: their rows, history and billing statuses set-based; then the circuit,
+    the children waiting for them and the cases of those that had failed before."""
+    jobs_save_many(posted, fields=POSTED_FIELDS)
+    records_erp_status_set_many(posted, actor=actor)
     if circuit.circuit_record_success(connection=connection, actor=actor):
         _connection_recovered(connection, actor=actor)
-    jobs_release_children(job=job, actor=actor)
-    if had_trouble:
-        job_cases_resolve(job, actor=actor, reason=f"posted as {result.number}")
-    return "posted"
+    _release_children_many(posted, connection, actor=actor)
+    for job in troubled:
+        job_cases_resolve(job, actor=actor, reason=f"posted as {job.erp_number}")
+
+
+def _give_back(jobs: list[SyncJob], tuning: Tuning, *, actor) -> None:
+    """Claimed jobs the batch did not call (it stopped): back to pending, the attempt that
+    was not made uncounted, and enqueued again."""
+    for job in jobs:
+        job.reclaim()
+        stamp(job, actor=actor, reason=f"attempt {job.attempts} not made: batch stopped")
+        job.attempts -= 1
+    jobs_save_many(jobs, fields=GIVE_BACK_FIELDS)
+    enqueue_post([job.pk for job in jobs], countdown=tuning.requeue_seconds)
 
 
 def _connection_recovered(connection: Connection, *, actor) -> None:
@@ -477,6 +726,26 @@ def job_hold(*, job_id: int, reason: str, actor) -> bool:
 # Document types another document can apply to (credit note, write-off, payment → invoice;
 # refund → payment): only their posting can release children.
 PARENT_TYPES = ("invoice", "payment")
+
+
+def _release_children_many(posted: list[SyncJob], connection: Connection, *, actor) -> None:
+    """Release the jobs held awaiting any of `posted` (one EXISTS-like query for all)."""
+    parents = {job.external_id: job for job in posted if job.document_type in PARENT_TYPES}
+    if not parents:
+        return
+    waiting = (
+        SyncJob.objects.filter(
+            connection_id=connection.pk,
+            parent_external_id__in=parents,
+            hold_reason=HoldReason.AWAITING_PARENT,
+            state=SyncJobState.HELD,
+        )
+        .order_by()
+        .values_list("parent_external_id", flat=True)
+        .distinct()
+    )
+    for external_id in sorted(waiting):
+        jobs_release_children(job=parents[external_id], actor=actor)
 
 
 def jobs_release_children(*, job: SyncJob, actor) -> int:

@@ -11,13 +11,24 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 DEFAULTS: dict[str, float] = {
     # How long a worker owns an in-flight job (and its semaphore slot) before the sweeper
-    # may reclaim it. Longer than the slowest ERP call.
+    # may reclaim it. At least call_timeout_seconds + lease_margin_seconds (validated).
     "lease_seconds": 120.0,
+    # The longest one ERP call may take: the adapter gives up (a retryable timeout) at this
+    # deadline, so a call never outlives the lease it was started under.
+    "call_timeout_seconds": 60.0,
+    # Slack between a call's deadline and its lease's end: recording the outcome, and clock
+    # skew between the worker and the sweeper that compares the lease with its own clock.
+    "lease_margin_seconds": 5.0,
+    # How many ready jobs of one connection a task posts per slot and transaction (1 when
+    # tasks run eagerly), and how long one task keeps draining a backlog before it yields.
+    "batch_size": 16.0,
+    "drain_seconds": 30.0,
     # Backoff: min(base * 2**attempts * random(), cap, visibility timeout - margin).
     "retry_base_seconds": 2.0,
     "retry_cap_seconds": 900.0,
@@ -34,9 +45,17 @@ DEFAULTS: dict[str, float] = {
 }
 
 
+class TuningError(ImproperlyConfigured):
+    """Knobs that contradict each other (a lease shorter than a call could last)."""
+
+
 @dataclass(frozen=True)
 class Tuning:
     lease_seconds: float
+    call_timeout_seconds: float
+    lease_margin_seconds: float
+    batch_size: float
+    drain_seconds: float
     retry_base_seconds: float
     retry_cap_seconds: float
     visibility_margin_seconds: float
@@ -45,6 +64,18 @@ class Tuning:
     dispatch_grace_seconds: float
     stale_pending_seconds: float
     sweep_batch: float
+
+    def __post_init__(self) -> None:
+        # A call that could outlive its lease could be made twice: the sweeper reclaims the
+        # job and another worker calls the ERP while the first call is still running.
+        if self.lease_seconds < self.call_timeout_seconds + self.lease_margin_seconds:
+            raise TuningError(
+                f"lease_seconds ({self.lease_seconds:g}) must be at least call_timeout_seconds "
+                f"({self.call_timeout_seconds:g}) + lease_margin_seconds "
+                f"({self.lease_margin_seconds:g})"
+            )
+        if self.batch_size < 1:
+            raise TuningError("batch_size must be at least 1")
 
     @property
     def max_countdown(self) -> float:
@@ -90,6 +121,24 @@ def tuning_for(connection=None) -> Tuning:
         overrides = connection.settings.get("sync") or {}
     if not overrides and _global_tuning is not None:
         return _global_tuning
+    return _with(values, overrides)
+
+
+def _with(values: dict[str, float], overrides: dict) -> Tuning:
     return Tuning(
         **{name: float(overrides[name]) if name in overrides else values[name] for name in values}
     )
+
+
+def tuning_check(overrides) -> None:
+    """Refuse a connection's `settings["sync"]` that names an unknown knob, holds a
+    non-number or contradicts itself with the global knobs (TuningError)."""
+    if not isinstance(overrides, dict):
+        raise TuningError("sync must be an object of knobs")
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise TuningError(f"unknown sync knob(s): {', '.join(unknown)}")
+    for name, value in overrides.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise TuningError(f"sync.{name} must be a number ≥ 0")
+    _with(_global_values(), overrides)

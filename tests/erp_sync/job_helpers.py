@@ -64,13 +64,13 @@ class CallCounter:
         original = SandboxAdapter.post
         counter = self
 
-        def post(adapter, document):
+        def post(adapter, document, **kwargs):
             counter.calls += 1
             if counter.failures:
                 error = counter.failures.pop(0)
                 if error is not None:
                     raise error
-            return original(adapter, document)
+            return original(adapter, document, **kwargs)
 
         monkeypatch.setattr(SandboxAdapter, "post", post)
 

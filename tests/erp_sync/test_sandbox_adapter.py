@@ -190,7 +190,9 @@ def test_missing_accounts_honours_chart_and_reject_list(connection):
     assert adapter.missing_accounts({"1000", "1100", "7777"}) == {"1000", "7777"}
 
 
-def test_latency_sleeps_per_call(connection):
+def test_latency_includes_the_sandbox_work(connection):
+    """Each call answers latency_ms after it started: the sandbox sleeps only what its own
+    queries left of it."""
     slept = []
     connection.settings = {"latency_ms": 250}
     adapter = SandboxAdapter(connection, sleep=slept.append)
@@ -198,7 +200,8 @@ def test_latency_sleeps_per_call(connection):
     adapter.health()
     adapter.find("nothing")
 
-    assert slept == [0.25, 0.25]
+    assert len(slept) == 2
+    assert all(0.2 < seconds < 0.25 for seconds in slept)
 
 
 def test_adapter_for_sandbox_connection_returns_sandbox(connection):
@@ -209,14 +212,15 @@ def test_post_racing_insert_answers_with_the_winners_document(connection):
     _, doc = invoice_doc(connection)
     winner = sandbox(connection).post(doc)
     loser = sandbox(connection)
-    real_existing = loser._existing
-    calls = []
+    real_lookup = loser._lookup
 
-    def existing_after_race(external_id):
-        calls.append(external_id)
-        return None if len(calls) == 1 else real_existing(external_id)
+    def lookup_before_the_winner(document):
+        # What the loser's look-up saw before the winner's insert committed.
+        found = real_lookup(document)
+        found.existing = None
+        return found
 
-    loser._existing = existing_after_race
+    loser._lookup = lookup_before_the_winner
 
     result = loser.post(doc)
 

@@ -96,3 +96,24 @@ def test_redis_semaphore_expired_holder_frees_its_slot(settings):
     time.sleep(0.15)
     assert sem.acquire(pk, limit=1, ttl=0.1) is not None
     sem.reset(pk)
+
+
+def _released_slot_wakes_a_waiter(conn) -> float:
+    """Seconds a waiter took to get the slot released 0.1 s after it began to wait."""
+    semaphore.reset(conn)
+    token = semaphore.acquire(conn, ttl=10)
+    threading.Timer(0.1, semaphore.release, args=(conn, token)).start()
+    started = time.monotonic()
+    assert semaphore.acquire(conn, ttl=10, wait=2.0) is not None
+    return time.monotonic() - started
+
+
+def test_a_released_slot_wakes_a_waiter_at_once(settings):
+    settings.REDIS_URL = ""
+    # Not at the next re-try (POLL_SECONDS = 0.25 s later).
+    assert _released_slot_wakes_a_waiter(_Conn(pk=434343, limit=1)) < 0.2
+
+
+@pytest.mark.redis
+def test_a_released_redis_slot_wakes_a_waiter_at_once(settings):
+    assert _released_slot_wakes_a_waiter(_Conn(pk=uuid.uuid4().int % 10**9, limit=1)) < 0.2

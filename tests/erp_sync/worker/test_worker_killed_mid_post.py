@@ -15,7 +15,12 @@ LEASE = 8
 
 def test_worker_killed_during_post_job_posts_once_after_lease(start_worker):
     first = start_worker(concurrency=2)
-    w = world(settings={"latency_ms": 20000, "sync": {"lease_seconds": LEASE}})
+    w = world(
+        settings={
+            "latency_ms": 20000,
+            "sync": {"lease_seconds": LEASE, "call_timeout_seconds": 5, "lease_margin_seconds": 2},
+        }
+    )
     [job] = dispatch_invoices(1)
     wait_until(lambda: all_in([job], SyncJobState.IN_FLIGHT), timeout=15, message="not started")
 
