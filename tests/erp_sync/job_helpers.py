@@ -14,6 +14,7 @@ from erp_sync.models import SandboxDocument, SyncJob
 from erp_sync.services import circuit
 from erp_sync.services.dispatch import sync_jobs_create_for_event
 from erp_sync.services.sweeper import sync_sweep
+from tests.erp_sync.factories import make_invoice
 
 
 @pytest.fixture
@@ -98,3 +99,21 @@ def fixed_jitter(monkeypatch, value: float = 0.5) -> None:
 
 
 SLOW_RETRY = {"sync": {"retry_base_seconds": 60}}
+
+
+def pending_jobs(count: int) -> list[SyncJob]:
+    """`count` invoice jobs, pending, their post messages not sent."""
+    from erp_sync.services import dispatch as dispatch_module
+
+    original = dispatch_module.enqueue_post
+    dispatch_module.enqueue_post = lambda ids, **kwargs: None
+    try:
+        return [
+            job
+            for _ in range(count)
+            for job in dispatch_module.sync_jobs_create_for_event(
+                event=make_invoice().event, actor=None
+            )
+        ]
+    finally:
+        dispatch_module.enqueue_post = original

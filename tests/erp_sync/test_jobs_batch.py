@@ -12,34 +12,16 @@ from erp_sync.adapters.base import NonRetryableError, RetryableError
 from erp_sync.choices import AttemptOutcome, SyncJobState
 from erp_sync.models import SyncAttempt, SyncJob
 from erp_sync.services.posting import job_post
-from tests.erp_sync.factories import make_invoice
 from tests.erp_sync.job_helpers import (
     SLOW_RETRY,
     CallCounter,
     documents_for,
     eager_celery,  # noqa: F401 (fixture)
     make_world,
+    pending_jobs,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
-
-
-def pending_jobs(count: int) -> list[SyncJob]:
-    """`count` invoice jobs, pending, their post messages not sent."""
-    from erp_sync.services import dispatch as dispatch_module
-
-    original = dispatch_module.enqueue_post
-    dispatch_module.enqueue_post = lambda ids, **kwargs: None
-    try:
-        return [
-            job
-            for _ in range(count)
-            for job in dispatch_module.sync_jobs_create_for_event(
-                event=make_invoice().event, actor=None
-            )
-        ]
-    finally:
-        dispatch_module.enqueue_post = original
 
 
 def reasons(job: SyncJob) -> list[str]:

@@ -19,8 +19,8 @@ from tests.erp_sync.job_helpers import (
     eager_celery,  # noqa: F401 (fixture)
     make_due,
     make_world,
+    pending_jobs,
 )
-from tests.erp_sync.test_jobs_batch import pending_jobs
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 

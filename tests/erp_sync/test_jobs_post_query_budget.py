@@ -9,10 +9,10 @@ from erp_sync.actors import system_actor
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SyncAttempt, SyncJob
 from erp_sync.services.posting import job_post
-from tests.erp_sync.factories import make_invoice
 from tests.erp_sync.job_helpers import (
     eager_celery,  # noqa: F401 (fixture)
     make_world,
+    pending_jobs,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
@@ -20,23 +20,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 # Statements one clean post may run, transaction control excluded: 15 of the engine (plus
 # the `last_success_at` refresh at most every 10 s) and 5 of the sandbox ERP itself.
 QUERY_BUDGET = 21
-
-
-def _pending_invoice_jobs(count: int) -> list[SyncJob]:
-    from erp_sync.services import dispatch as dispatch_module
-
-    original = dispatch_module.enqueue_post
-    dispatch_module.enqueue_post = lambda ids, **kwargs: None
-    try:
-        return [
-            job
-            for _ in range(count)
-            for job in dispatch_module.sync_jobs_create_for_event(
-                event=make_invoice().event, actor=None
-            )
-        ]
-    finally:
-        dispatch_module.enqueue_post = original
 
 
 def _statements(queries) -> list[str]:
@@ -54,7 +37,7 @@ def _engine(statements: list[str]) -> list[str]:
 
 def test_post_clean_invoice_job_stays_within_query_budget():
     make_world()
-    [job] = _pending_invoice_jobs(1)
+    [job] = pending_jobs(1)
     actor = system_actor()
     with CaptureQueriesContext(connection) as queries:
         outcome = job_post(job_id=job.pk, actor=actor)
@@ -67,8 +50,8 @@ def test_post_clean_invoice_job_stays_within_query_budget():
 
 def test_a_batch_costs_the_engine_the_statements_of_one_job():
     make_world()
-    single = _pending_invoice_jobs(1)
-    batch = _pending_invoice_jobs(6)
+    single = pending_jobs(1)
+    batch = pending_jobs(6)
     actor = system_actor()
     with CaptureQueriesContext(connection) as one:
         assert job_post(job_id=single[0].pk, actor=actor) == "posted"
