@@ -53,25 +53,7 @@ def matching_rules(
     return MappingRule.objects.filter(query).order_by("-specificity", "-version", "-id")
 
 
-def resolve_rule(
-    *,
-    entity: str,
-    document_type: str,
-    product_family: str = "",
-    country: str = "",
-    region: str = "",
-    currency: str = "",
-    partner_kind: str = "",
-    on_date: dt.date,
-) -> MappingRule | None:
-    """The most specific active rule for the context on `on_date`, or None. Read-only."""
-    return matching_rules(
-        entity=entity,
-        document_type=document_type,
-        product_family=product_family,
-        country=country,
-        region=region,
-        currency=currency,
-        partner_kind=partner_kind,
-        on_date=on_date,
-    ).first()
+def resolve_rule(*, on_date: dt.date, **context: str) -> MappingRule | None:
+    """The most specific active rule for the context on `on_date` (the keywords of
+    `matching_rules`), or None. Read-only."""
+    return matching_rules(on_date=on_date, **context).first()

@@ -8,7 +8,11 @@ from billing.services.events import (
     event_replay,
     events_replay,
 )
-from billing.services.records import event_mark_dispatched, record_erp_status_set
+from billing.services.records import (
+    event_mark_dispatched,
+    record_erp_status_set,
+    records_erp_status_set_many,
+)
 
 __all__ = [
     "IngestOutcome",
@@ -19,4 +23,5 @@ __all__ = [
     "events_ingest_batch",
     "events_replay",
     "record_erp_status_set",
+    "records_erp_status_set_many",
 ]

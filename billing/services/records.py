@@ -1,5 +1,8 @@
 """Writes erp_sync makes on billing records through billing: the outbox marker and ERP status."""
 
+import logging
+from collections import defaultdict
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -8,7 +11,10 @@ from billing.errors import BillingError
 from billing.handlers.common import history_reason
 from billing.models import FinanceEvent
 from billing.selectors import record_model_for_type
-from config.history import stamp
+from billing.services import bulk_write
+from config.history import history_attrs, stamp
+
+logger = logging.getLogger(__name__)
 
 
 def event_mark_dispatched(*, event_ids: list[int]) -> int:
@@ -48,16 +54,59 @@ def record_erp_status_set(
         record = model.objects.select_for_update().filter(event=event).first() if model else None
         if record is None:
             raise BillingError(f"event {event} made no ERP document record", code="no_record")
-        changes = {"erp_status": status}
-        if document_number:
-            changes["erp_document_number"] = document_number
-        if document_id:
-            changes["erp_document_id"] = document_id
-        changed = [name for name, value in changes.items() if getattr(record, name) != value]
-        if not changed:
-            return record
-        for name in changed:
-            setattr(record, name, changes[name])
-        stamp(record, actor=actor, reason=f"{history_reason(event)}: ERP status {status}")
-        record.save(update_fields=changed)
+        changed = _erp_status_apply(record, event, status, document_number, document_id, actor)
+        if changed:
+            record.save(update_fields=changed)
     return record
+
+
+def _erp_status_apply(record, event, status, document_number, document_id, actor) -> list[str]:
+    """Set the ERP fields that differ on `record` (stamped for history); their names."""
+    changes = {"erp_status": status}
+    if document_number:
+        changes["erp_document_number"] = document_number
+    if document_id:
+        changes["erp_document_id"] = document_id
+    changed = [name for name, value in changes.items() if getattr(record, name) != value]
+    for name in changed:
+        setattr(record, name, changes[name])
+    if changed:
+        stamp(record, actor=actor, reason=f"{history_reason(event)}: ERP status {status}")
+    return changed
+
+
+def records_erp_status_set_many(updates: list[tuple], *, actor) -> int:
+    """`record_erp_status_set` for many events: (event, status, document_number,
+    document_id) each, in one UPDATE and one history COPY per record model. Returns how many
+    records changed. Call inside a transaction.
+
+    An event without a record is logged and skipped: the caller (a posting batch) must not
+    roll back outcomes of documents the ERP already holds.
+    """
+    by_model: dict = defaultdict(dict)
+    for update in updates:
+        model = record_model_for_type(update[0].type)
+        if model is not None:
+            by_model[model][update[0].pk] = update
+    changed_total = 0
+    for model, by_event in by_model.items():
+        records = list(
+            model.objects.select_for_update().filter(event_id__in=by_event).order_by("pk")
+        )
+        missing = set(by_event) - {record.event_id for record in records}
+        if missing:
+            logger.warning(
+                "ERP status for events without a record", extra={"events": sorted(missing)}
+            )
+        changed_records, fields = [], set()
+        for record in records:
+            changed = _erp_status_apply(record, *by_event[record.event_id], actor)
+            if changed:
+                changed_records.append(record)
+                fields.update(changed)
+        bulk_write.update_columns(model, changed_records, sorted(fields))
+        bulk_write.history_insert(
+            model, changed_records, history_type="~", custom_historical_attrs=history_attrs()
+        )
+        changed_total += len(changed_records)
+    return changed_total

@@ -46,6 +46,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import FinanceEvent
+from billing.services import records_erp_status_set_many
 from billing.services.bulk_write import history_insert
 from config.history import history_attrs, stamp
 from erp_sync import semaphore
@@ -71,8 +72,9 @@ from erp_sync.documents import document_from_json, document_to_json
 from erp_sync.errors import ErpSyncError
 from erp_sync.models import Connection, SyncAttempt, SyncJob
 from erp_sync.services import circuit
-from erp_sync.services.batch_writes import jobs_save_many, records_erp_status_set_many
+from erp_sync.services.batch_writes import jobs_save_many
 from erp_sync.services.common import (
+    ERP_STATUS_BY_STATE,
     backoff_seconds,
     eager,
     enqueue_post,
@@ -506,7 +508,10 @@ def _posted_write(
     """Posted jobs: their rows, history and billing statuses set-based; then the circuit,
     the children waiting for them and the cases of those that had failed before."""
     jobs_save_many(posted, fields=POSTED_FIELDS)
-    records_erp_status_set_many(posted, actor=actor)
+    records_erp_status_set_many(
+        [(job.event, ERP_STATUS_BY_STATE[job.state], job.erp_number, job.erp_id) for job in posted],
+        actor=actor,
+    )
     if circuit.circuit_record_success(connection=connection, actor=actor):
         _connection_recovered(connection, actor=actor)
     _release_children_many(posted, connection, actor=actor)

@@ -8,7 +8,12 @@ from django.utils import timezone
 from billing.errors import BillingError
 from billing.models import FinanceEvent
 from billing.selectors import event_get, events_applied_undispatched, record_for_event
-from billing.services import event_ingest, event_mark_dispatched, record_erp_status_set
+from billing.services import (
+    event_ingest,
+    event_mark_dispatched,
+    record_erp_status_set,
+    records_erp_status_set_many,
+)
 from tests.billing.factories import event_body
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +71,29 @@ def test_record_erp_status_set_without_record_is_refused(world, actor):
     with pytest.raises(BillingError) as error:
         record_erp_status_set(event=outcome.event, status="posted", actor=actor)
     assert error.value.code == "no_record"
+
+
+def test_records_erp_status_set_many_changes_only_what_differs(world, actor):
+    first = event_ingest(body=event_body("invoice.issued", invoice_id="i_m1"), actor=actor).event
+    second = event_ingest(body=event_body("invoice.issued", invoice_id="i_m2"), actor=actor).event
+    record_erp_status_set(event=second, status="posted", document_number="N2", actor=actor)
+    no_record = event_ingest(body=event_body("customer.upserted"), actor=actor).event
+
+    changed = records_erp_status_set_many(
+        [
+            (first, "posted", "N1", "id-1"),
+            (second, "posted", "N2", ""),  # as it is: untouched, no history row
+            (no_record, "posted", "", ""),  # makes no record: skipped
+        ],
+        actor=actor,
+    )
+
+    assert changed == 1
+    invoice = record_for_event(first)
+    assert (invoice.erp_status, invoice.erp_document_number, invoice.erp_document_id) == (
+        "posted", "N1", "id-1",
+    )  # fmt: skip
+    row = invoice.history.order_by("-history_id").first()
+    assert (row.history_user, row.erp_status) == (actor, "posted")
+    assert row.history_change_reason.endswith(": ERP status posted")
+    assert record_for_event(second).history.count() == 2  # issued, then the single set
