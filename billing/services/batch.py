@@ -12,7 +12,7 @@ Same answers and records as calling `event_ingest` once per item in order, but s
    Python, in batch order. Applicable ones take the fast path; anything unusual (unknown
    reference, duplicate record id, closed period, a key an earlier per-item event of the
    batch may change) takes the per-item path, which applies or quarantines it with its case;
-3. the transaction, one batch at a time (`_take_write_turn`). The claim: EVERY new event of
+3. the transaction, side by side with other batches. The claim: EVERY new event of
    the batch (fast ones already applied with their result, per-item ones `received`) is
    inserted in ONE statement in (source, id) order, `INSERT ... ON CONFLICT DO NOTHING
    RETURNING` (from one JSON parameter on PostgreSQL), with its history row. An event
@@ -151,11 +151,10 @@ def events_ingest_batch(*, bodies: list, actor) -> list[dict]:
         attempt_results = list(results)
         try:
             batch = _Batch(results=attempt_results, actor=actor, fast=fast)
-            # Reads and row building first, outside the transaction and side by side with
-            # other batches; then the writes, one batch at a time (see _take_write_turn).
+            # Reads and row building first, outside the transaction, so that it holds its
+            # locks only while it writes.
             batch.prepare(items)
             with transaction.atomic():
-                _take_write_turn()
                 batch.write()
         except _FastPathRace:
             fast = False  # a record key raced in: redo the batch item by item
@@ -168,27 +167,6 @@ def events_ingest_batch(*, bodies: list, actor) -> list[dict]:
             time.sleep(random.uniform(0.005, 0.05) * attempt)
             continue
         return attempt_results
-
-
-# pg_advisory_xact_lock key of the batch write phase: the first 8 bytes of
-# sha256("concord.billing.batch_write"), as a signed bigint.
-_WRITE_TURN_LOCK = 8_119_167_051_744_298_057
-
-
-def _take_write_turn() -> None:
-    """Wait until no other batch is writing; hold the turn until this one commits.
-
-    Batches write one at a time; their validation, reads and row building run side by side,
-    before their transactions (`_Batch.prepare`). Two batches writing at once lock the same
-    hot rows: every usage row's foreign key check takes a key-share lock on its subscription,
-    every invoice's on its customer, so concurrent batches turn those locks into multixacts
-    and wait on each other's event keys. Measured on the ingest benchmark, PostgreSQL spent
-    1.5 to 2 times the CPU per event for the same work. A single-event ingest does not take
-    the turn (it writes a handful of rows).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_TURN_LOCK])
 
 
 def _retryable(error: DatabaseError) -> bool:

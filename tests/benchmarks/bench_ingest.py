@@ -5,7 +5,9 @@ PostgreSQL database, with the app under gunicorn (2 sync workers, eager Celery, 
 connection so nothing is posted):
 
 1. Set-up, not timed: legal entities US01/DE01/UK01 and an API client (ORM, in a subprocess),
-   then ~500 customer.upserted and ~2,000 subscription.created events through the API.
+   then ~500 customer.upserted and ~2,000 subscription.created events through the API, and a
+   warm-up of 5% of N events of the measured mix under their own ids (a running ledger is
+   not empty; see warm_up_stream), then VACUUM ANALYZE.
 2. The measured stream: N = 200,000 x BENCH_SCALE unique events (85% usage.recorded, 10%
    invoice.issued with 2-5 lines whose totals add up, 5% payment.settled), plus 5% of them
    sent again with the same body (a fifth in the same batch, the rest in a later one),
@@ -18,9 +20,10 @@ connection so nothing is posted):
 4. Baseline, same run: COPY of the same logical rows (event rows with body, digest and
    result as the app stores them, plus the usage rows) into equivalent tables: `LIKE ...
    INCLUDING ALL` copies of billing_financeevent and billing_usagerecord (same columns,
-   defaults, CHECK constraints and indexes; LIKE copies no foreign keys). ratio = ingest
-   rate / that COPY rate. Also printed, as `ratio_bare=`: the ratio to COPY into bare copies
-   (`INCLUDING DEFAULTS`: no index, no constraint), the cost of the bytes alone.
+   defaults, CHECK constraints and indexes; LIKE copies no foreign keys), three times into
+   fresh tables, the fastest run counted. ratio = ingest rate / that COPY rate. Also
+   printed, as `ratio_bare=`: the ratio to COPY into bare copies (`INCLUDING DEFAULTS`: no
+   index, no constraint), the cost of the bytes alone.
 5. What limits it: CPU seconds of the gunicorn workers, this database's PostgreSQL backends,
    other postgres processes, the client and the rest of the machine during the timed window.
 
@@ -67,13 +70,15 @@ UNIQUE_PER_BATCH = 940
 DUPLICATE_SHARE = 0.05
 SAME_BATCH_DUPLICATE_SHARE = 0.2
 LATER_BATCHES = 10
+COPY_REPEATS = 3  # the baseline is the fastest of these (noise only ever slows a run)
+WARM_UP_SHARE = 0.05  # of the measured size, posted during set-up (see warm_up_stream)
 FULL_SIZE = 200_000
 CUSTOMERS = 500
 SUBSCRIPTIONS = 2000
 SOURCE = "billing-platform"
 CLIENT_NAME = "bench-ingest"
 PATH = "/api/v1/events/batch"
-# gunicorn sync workers, one per core (3 measured no faster: batches write one at a time).
+# gunicorn sync workers, one per core (the work is CPU-bound: more workers only queue).
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
 
 ENTITIES = {  # code: (currency, country, tax rate, tax code)
@@ -280,6 +285,25 @@ def build_stream(unique: int, rng: random.Random) -> Stream:
     stream.type_counts = Counter(event["type"] for event in events)
     stream.usage_count = stream.type_counts["usage.recorded"]
     return stream
+
+
+def warm_up_stream(unique: int) -> list[dict]:
+    """Events of the measured mix under their own ids (`bench-w-...`, `w`-prefixed records).
+
+    Posted during set-up so that the timed run starts on a ledger that already holds
+    invoices, payments and usage, analysed, as a running system's does: on empty tables
+    PostgreSQL plans the foreign-key checks of invoice lines and allocations as sequential
+    scans and keeps those plans for the life of the connection.
+    """
+    events = build_stream(unique, random.Random(11)).events
+    for event in events:
+        event["id"] = event["id"].replace("bench-m-", "bench-w-")
+        event["correlationid"] = f"bench-{event['id']}"
+        data = event["data"]
+        for key in ("usage_id", "invoice_id", "payment_id"):
+            if key in data:
+                data[key] = f"w{data[key]}"
+    return events
 
 
 def serialise(events: list[dict]) -> bytes:
@@ -509,11 +533,12 @@ def _rows_for(columns, values: list[dict], table: str) -> tuple[list[str], list[
 
 def copy_baseline(
     database: BenchDatabase, stream: Stream, outcome: Outcome, *, including: str
-) -> tuple[float, int]:
-    """COPY the run's event and usage rows into look-alike tables; (seconds, event rows).
+) -> tuple[list[float], int]:
+    """COPY the run's event and usage rows into look-alike tables; (seconds of each of
+    COPY_REPEATS runs, event rows).
 
     `including` is LIKE's option: "ALL" (the equivalent table, with its indexes and CHECK
-    constraints) or "DEFAULTS" (bare).
+    constraints) or "DEFAULTS" (bare). Each run copies into freshly created tables.
     """
     from billing.schema import canonical_digest
 
@@ -592,23 +617,33 @@ def copy_baseline(
         )
         event_chunks = _copy_chunks(event_values)
         usage_chunks = _copy_chunks(usage_values)
-        connection.commit()
-
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            for table, names, chunks in (
-                ("bench_copy_event", event_names, event_chunks),
-                ("bench_copy_usage", usage_names, usage_chunks),
-            ):
-                with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-                    for chunk in chunks:
-                        copy.write(chunk)
-        connection.commit()
-        seconds = time.perf_counter() - started
-        copied = connection.execute("SELECT count(*) FROM bench_copy_event").fetchone()[0]
         connection.execute("DROP TABLE bench_copy_event, bench_copy_usage")
         connection.commit()
-    return seconds, copied
+
+        timings, copied = [], 0
+        for _ in range(COPY_REPEATS):
+            connection.execute(
+                f"CREATE TABLE bench_copy_event (LIKE billing_financeevent INCLUDING {including})"
+            )
+            connection.execute(
+                f"CREATE TABLE bench_copy_usage (LIKE billing_usagerecord INCLUDING {including})"
+            )
+            connection.commit()
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                for table, names, chunks in (
+                    ("bench_copy_event", event_names, event_chunks),
+                    ("bench_copy_usage", usage_names, usage_chunks),
+                ):
+                    with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                        for chunk in chunks:
+                            copy.write(chunk)
+            connection.commit()
+            timings.append(time.perf_counter() - started)
+            copied = connection.execute("SELECT count(*) FROM bench_copy_event").fetchone()[0]
+            connection.execute("DROP TABLE bench_copy_event, bench_copy_usage")
+            connection.commit()
+    return timings, copied
 
 
 # ---------------------------------------------------------------------------------------------
@@ -698,9 +733,12 @@ def run() -> int:
             started = time.perf_counter()
             post_setup(client, stream.customers)
             post_setup(client, stream.subscriptions)
+            warm_up = warm_up_stream(max(BATCH_MAX, round(unique * WARM_UP_SHARE)))
+            post_setup(client, warm_up)
             say(
-                f"  set-up through the API: {CUSTOMERS} customers, {SUBSCRIPTIONS} subscriptions "
-                f"in {time.perf_counter() - started:.1f} s (not timed)"
+                f"  set-up through the API: {CUSTOMERS} customers, {SUBSCRIPTIONS} subscriptions, "
+                f"a warm-up of {len(warm_up)} events of the same mix, in "
+                f"{time.perf_counter() - started:.1f} s (not timed)"
             )
             with database.connect(autocommit=True) as connection:
                 connection.execute("VACUUM ANALYZE")
@@ -731,19 +769,22 @@ def run() -> int:
         outcome = check_answers(stream, answers)
         say(
             f"  answers: {outcome.status_mismatches} status mismatches; "
-            f"{outcome.late_first_seen} events whose 202 went to a later copy (concurrent batches)"
+            f"{outcome.late_first_seen} events whose 202 went to a later copy (concurrent "
+            f"batches); {server.count_in_log('retrying the batch')} batches redone after a "
+            "deadlock or serialization failure"
         )
         check_database(database, stream, outcome)
 
         ratios = {}
         for including, label in (("ALL", "equivalent tables"), ("DEFAULTS", "bare tables")):
-            copy_seconds, copied = copy_baseline(database, stream, outcome, including=including)
-            copy_rate = copied / copy_seconds
+            timings, copied = copy_baseline(database, stream, outcome, including=including)
+            copy_rate = copied / min(timings)
             ratios[including] = events_per_second / copy_rate
             say(
                 f"  COPY baseline into {label} (LIKE ... INCLUDING {including}): {copied} event "
-                f"rows + {stream.usage_count} usage rows in {copy_seconds:.2f} s = "
-                f"{copy_rate:,.0f} events/s; ingest/COPY = {ratios[including]:.3f}"
+                f"rows + {stream.usage_count} usage rows in {min(timings):.2f} s (fastest of "
+                f"{', '.join(f'{t:.2f}' for t in timings)}) = {copy_rate:,.0f} events/s; "
+                f"ingest/COPY = {ratios[including]:.3f}"
             )
         ratio = ratios["ALL"]
 

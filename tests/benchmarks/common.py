@@ -234,6 +234,14 @@ class Gunicorn:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def count_in_log(self, text: str) -> int:
+        """How many lines of the server log contain `text`."""
+        try:
+            log = self.log_path.read_text(errors="replace")
+        except OSError:
+            return 0
+        return sum(text in line for line in log.splitlines())
+
     def first_error(self) -> str:
         """The last line of the first traceback the server logged ('' when none)."""
         try:
