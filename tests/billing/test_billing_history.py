@@ -47,3 +47,15 @@ def test_ingest_by_api_client_records_its_service_user(api_with_scopes, world):
     event = FinanceEvent.objects.get(event_id=body["id"])
     assert event.received_by.is_api_client
     assert event.history.first().history_user == event.received_by
+
+
+def test_deleting_the_sender_keeps_the_event_and_clears_its_actor(world, django_user_model):
+    # received_by and the event history's actor carry no database constraint (billing.models
+    # says why): deleting a user through Django must still clear them, not leave dangling ids.
+    sender = django_user_model.objects.create_user(username="short-lived-sender")
+    body = event_body("invoice.issued")
+    event_ingest(body=body, actor=sender)
+    sender.delete()
+    event = FinanceEvent.objects.get(event_id=body["id"])
+    assert event.received_by_id is None
+    assert [row.history_user_id for row in event.history.all()] == [None, None]
