@@ -6,7 +6,7 @@ connection so nothing is posted):
 
 1. Set-up, not timed: legal entities US01/DE01/UK01 and an API client (ORM, in a subprocess),
    then ~500 customer.upserted and ~2,000 subscription.created events through the API, and a
-   warm-up of 5% of N events of the measured mix under their own ids (a running ledger is
+   warm-up of 10,000 events of the measured mix under their own ids (a running ledger is
    not empty; see warm_up_stream), then VACUUM ANALYZE.
 2. The measured stream: N = 200,000 x BENCH_SCALE unique events (85% usage.recorded, 10%
    invoice.issued with 2-5 lines whose totals add up, 5% payment.settled), plus 5% of them
@@ -71,7 +71,7 @@ DUPLICATE_SHARE = 0.05
 SAME_BATCH_DUPLICATE_SHARE = 0.2
 LATER_BATCHES = 10
 COPY_REPEATS = 3  # the baseline is the fastest of these (noise only ever slows a run)
-WARM_UP_SHARE = 0.05  # of the measured size, posted during set-up (see warm_up_stream)
+WARM_UP_EVENTS = 10_000  # posted during set-up, whatever BENCH_SCALE (see warm_up_stream)
 FULL_SIZE = 200_000
 CUSTOMERS = 500
 SUBSCRIPTIONS = 2000
@@ -733,7 +733,7 @@ def run() -> int:
             started = time.perf_counter()
             post_setup(client, stream.customers)
             post_setup(client, stream.subscriptions)
-            warm_up = warm_up_stream(max(BATCH_MAX, round(unique * WARM_UP_SHARE)))
+            warm_up = warm_up_stream(WARM_UP_EVENTS)
             post_setup(client, warm_up)
             say(
                 f"  set-up through the API: {CUSTOMERS} customers, {SUBSCRIPTIONS} subscriptions, "
