@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -69,6 +70,7 @@ def mapping_rule_create(*, data: dict[str, Any], actor) -> RuleSaveResult:
     _check_dates(rule)
     warnings = _check_accounts(rule)
     with transaction.atomic():
+        _lock_rule_writes()
         _check_tie(rule, exclude_pk=None)
         stamp(rule, actor=actor, reason="mapping rule created")
         rule.save()
@@ -87,6 +89,7 @@ def mapping_rule_revise(*, rule: MappingRule, data: dict[str, Any], actor) -> Ru
     _check_dates(revised)
     warnings = _check_accounts(revised)
     with transaction.atomic():
+        _lock_rule_writes()
         old = MappingRule.objects.select_for_update().get(pk=rule.pk)
         if not old.is_active:
             successor = MappingRule.objects.filter(supersedes=old).first()
@@ -151,6 +154,24 @@ def _check_dates(rule: MappingRule) -> None:
             f"valid_to {rule.valid_to.isoformat()} is before valid_from "
             f"{rule.valid_from.isoformat()}"
         )
+
+
+# pg_advisory_xact_lock key of mapping-rule writes: the first 8 bytes of
+# sha256("concord.erp_sync.mapping_rule_write"), as a signed bigint.
+_RULE_WRITE_LOCK = -4_806_794_220_053_348_178
+
+
+def _lock_rule_writes() -> None:
+    """Hold the rule-write lock until the transaction ends.
+
+    The tie check reads the other active rules and the save writes one: two saves side by
+    side could each find no tie with the other and both be stored. Rule writes are rare
+    admin actions, so they take turns. On SQLite a transaction begins IMMEDIATE (settings):
+    it holds the database's write lock from its first statement.
+    """
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RULE_WRITE_LOCK])
 
 
 def tie_candidates(rule: MappingRule, *, exclude_pk: int | None):
