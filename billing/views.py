@@ -4,7 +4,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,24 +14,15 @@ from billing.errors import BillingError
 from billing.filters import FinanceEventFilterSet, InvoiceFilterSet
 from billing.models import FinanceEvent, Invoice
 from billing.services import event_discard, event_replay
+from config.console import filtered_page
 from exceptions.selectors import cases_for_subject
-
-PAGE_SIZE = 50
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 @login_required
 @permission_required("billing.view_financeevent", raise_exception=True)
 def event_list(request):
-    filterset = FinanceEventFilterSet(request.GET or None, queryset=selectors.event_list())
-    return render(
-        request,
-        "billing/event_list.html",
-        {"filter": filterset, "page": _page(request, filterset.qs)},
-    )
+    context = filtered_page(request, FinanceEventFilterSet, selectors.event_list())
+    return render(request, "billing/event_list.html", context)
 
 
 @login_required
@@ -85,12 +75,8 @@ def event_discard_view(request, pk: int):
 @login_required
 @permission_required("billing.view_invoice", raise_exception=True)
 def invoice_list(request):
-    filterset = InvoiceFilterSet(request.GET or None, queryset=selectors.invoice_list())
-    return render(
-        request,
-        "billing/invoice_list.html",
-        {"filter": filterset, "page": _page(request, filterset.qs)},
-    )
+    context = filtered_page(request, InvoiceFilterSet, selectors.invoice_list())
+    return render(request, "billing/invoice_list.html", context)
 
 
 @login_required

@@ -3,12 +3,11 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from config.console import filtered_page, get_or_404, history_rows
 from config.errors import DomainError
 from erp_sync.filters import SyncJobFilterSet
 from erp_sync.models import SyncJob
@@ -20,41 +19,24 @@ from erp_sync.selectors import (
 )
 from erp_sync.services.jobs import job_cancel, job_replay
 
-PAGE_SIZE = 50
-
 
 def _job_or_404(pk: int) -> SyncJob:
-    try:
-        return sync_job_get(pk)
-    except SyncJob.DoesNotExist:
-        raise Http404("no such sync job") from None
+    return get_or_404(sync_job_get, pk, "sync job")
 
 
 @login_required
 @permission_required("erp_sync.view_syncjob", raise_exception=True)
 def job_list_view(request):
-    filterset = SyncJobFilterSet(request.GET or None, queryset=sync_job_list())
-    jobs = filterset.qs
-    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "erp_sync/job_list.html",
-        {
-            "filterset": filterset,
-            "page": page,
-            "query": query.urlencode(),
-            "counts": sync_job_state_counts(jobs),
-        },
-    )
+    context = filtered_page(request, SyncJobFilterSet, sync_job_list())
+    context["counts"] = sync_job_state_counts(context["filterset"].qs)
+    return render(request, "erp_sync/job_list.html", context)
 
 
 @login_required
 @permission_required("erp_sync.view_syncjob", raise_exception=True)
 def job_detail_view(request, pk: int):
     job = _job_or_404(pk)
-    history = job.history.select_related("history_user").order_by("-history_date", "-history_id")
+    history = history_rows(job)
     return render(
         request,
         "erp_sync/job_detail.html",

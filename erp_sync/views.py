@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.console import filtered_page, get_or_404
 from config.errors import DomainError
 from erp_sync.filters import ConnectionFilterSet, MappingRuleFilterSet
 from erp_sync.forms import (
@@ -34,37 +34,22 @@ from erp_sync.services import connections as connection_services
 from erp_sync.services import rules as rule_services
 from erp_sync.services.rules import EDITABLE_FIELDS
 
-PAGE_SIZE = 50
-
 # --- rules and connections ----------------------------------------------------------------
 
 
 def _rule_or_404(pk: int) -> MappingRule:
-    try:
-        return mapping_rule_get(pk)
-    except MappingRule.DoesNotExist:
-        raise Http404("no such mapping rule") from None
+    return get_or_404(mapping_rule_get, pk, "mapping rule")
 
 
 def _connection_or_404(pk: int) -> Connection:
-    try:
-        return connection_get(pk)
-    except Connection.DoesNotExist:
-        raise Http404("no such connection") from None
+    return get_or_404(connection_get, pk, "connection")
 
 
 @login_required
 @permission_required("erp_sync.view_mappingrule", raise_exception=True)
 def rule_list_view(request):
-    filterset = MappingRuleFilterSet(request.GET or None, queryset=mapping_rule_list())
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "erp_sync/rule_list.html",
-        {"filterset": filterset, "page": page, "query": query.urlencode()},
-    )
+    context = filtered_page(request, MappingRuleFilterSet, mapping_rule_list())
+    return render(request, "erp_sync/rule_list.html", context)
 
 
 def _save_rule(request, form, save):

@@ -2,11 +2,10 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.console import filtered_page, get_or_404, history_rows
 from config.errors import DomainError
 from exceptions import services
 from exceptions.filters import CaseFilterSet
@@ -15,27 +14,16 @@ from exceptions.models import Case
 from exceptions.remediation import case_remediate, case_remediations
 from exceptions.selectors import case_get, case_list
 
-PAGE_SIZE = 50
-
 
 def _case_or_404(pk: int) -> Case:
-    try:
-        return case_get(pk)
-    except Case.DoesNotExist:
-        raise Http404("no such case") from None
+    return get_or_404(case_get, pk, "case")
 
 
 @login_required
 @permission_required("exceptions.view_case", raise_exception=True)
 def case_list_view(request):
-    filterset = CaseFilterSet(request.GET or None, queryset=case_list())
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
-        request,
-        "exceptions/case_list.html",
-        {"filterset": filterset, "page": page, "query": query.urlencode()},
+        request, "exceptions/case_list.html", filtered_page(request, CaseFilterSet, case_list())
     )
 
 
@@ -43,13 +31,12 @@ def case_list_view(request):
 @permission_required("exceptions.view_case", raise_exception=True)
 def case_detail_view(request, pk: int):
     case = _case_or_404(pk)
-    history = case.history.select_related("history_user").order_by("-history_date", "-history_id")
     return render(
         request,
         "exceptions/case_detail.html",
         {
             "case": case,
-            "history": history,
+            "history": history_rows(case),
             "remediations": case_remediations(case, request.user),
             "reason_form": CaseReasonForm(),
             "comment_form": CaseCommentForm(),

@@ -95,6 +95,7 @@ TEMPLATES = [
                 "config.context_processors.navigation",
             ],
             "builtins": ["template_partials.templatetags.partials"],
+            "libraries": {"money": "config.money_tags"},
         },
     }
 ]
