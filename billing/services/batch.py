@@ -402,14 +402,12 @@ class _Batch:
         After this the batch never waits on another batch's event keys again, and the waits
         here are in one global order, so two batches sharing events cannot deadlock.
         """
-        inserted = bulk_write.insert_ignoring_conflicts(
+        # With each new event's "+" history row (the event's own correlation_id column is its
+        # history's), in the same statement on PostgreSQL.
+        return bulk_write.insert_ignoring_conflicts(
             FinanceEvent, sorted(events, key=lambda e: (e.source, e.event_id)),
-            ("source", "event_id"),
+            ("source", "event_id"), with_history=True, default_user=actor_or_none(self.actor),
         )  # fmt: skip
-        claimed = [event for event in events if event.pk is not None]
-        # The event's own correlation_id column is its history's (no extra attrs).
-        bulk_write.history_insert(FinanceEvent, claimed, default_user=actor_or_none(self.actor))
-        return inserted
 
     # -- classification (pure: preloaded rows only) -----------------------------------------
     def _preload(self, items: list[_Item]) -> None:

@@ -93,11 +93,19 @@ def _mark_saved(obj: models.Model, pk, alias: str) -> None:
 
 
 def insert_ignoring_conflicts(
-    model: type[models.Model], objs: list[models.Model], key_fields: tuple[str, ...]
+    model: type[models.Model],
+    objs: list[models.Model],
+    key_fields: tuple[str, ...],
+    *,
+    with_history: bool = False,
+    default_user=None,
 ) -> set[tuple]:
     """Insert `objs`, skipping any whose unique `key_fields` exist; set pks; the keys inserted.
 
     A row a concurrent transaction is inserting waits for it and is skipped if it commits.
+    `objs` have distinct keys. With `with_history`, each inserted row also gets its "+"
+    history row, as `history_insert` writes it (stamped user and reason, else
+    `default_user`); on PostgreSQL in the same statement, from the rows it inserted.
     """
     if not objs:
         return set()
@@ -107,7 +115,8 @@ def insert_ignoring_conflicts(
     by_key = {tuple(getattr(o, f.attname) for f in keys): o for o in objs}
     inserted: set[tuple] = set()
     if _on_postgres():
-        rows = _insert_json(model, fields, keys, objs)
+        history = _HistoryOfInsert(model, objs, keys, default_user) if with_history else None
+        rows = _insert_json(model, fields, keys, objs, history)
     else:
         rows = []
         returning_fields = [meta.pk, *keys]
@@ -125,7 +134,58 @@ def insert_ignoring_conflicts(
     for pk, *key in rows:
         _mark_saved(by_key[tuple(key)], pk, alias)
         inserted.add(tuple(key))
+    if with_history and not _on_postgres():
+        claimed = [obj for obj in objs if obj.pk is not None]
+        history_insert(model, claimed, default_user=default_user)
     return inserted
+
+
+class _HistoryOfInsert:
+    """The "+" history rows of an `_insert_json` statement, written by the same statement.
+
+    The history row copies the tracked columns from the row as inserted (``RETURNING``); the
+    history-only columns come from the instances: the reason and user of each key (parallel
+    arrays joined on the key), and one history date.
+    """
+
+    KNOWN = ("history_date", "history_change_reason", "history_type", "history_user_id")
+
+    def __init__(self, model, objs, keys, default_user):
+        history_model = model.history.model
+        tracked = {f.attname for f in model._meta.concrete_fields}
+        concrete = history_model._meta.concrete_fields
+        self.copied = [f.column for f in concrete if f.attname in tracked]
+        own = [
+            f.attname for f in concrete if f.attname not in tracked and f.attname != "history_id"
+        ]
+        if sorted(own) != sorted(self.KNOWN):
+            # e.g. a correlation_id the model does not track: history_insert fills those.
+            raise ValueError(f"{model.__name__}'s history has columns of its own: {own}")
+        self.table = history_model._meta.db_table
+        self.keys = keys
+        self.params = [
+            *([getattr(o, f.attname) for o in objs] for f in keys),
+            [getattr(o, "_change_reason", "") or "" for o in objs],
+            [_user_id(o, default_user) for o in objs],
+            timezone.now(),
+        ]
+
+    def sql(self, qn) -> str:
+        keys = [qn(f.column) for f in self.keys]
+        arrays = ", ".join(
+            [f"%s::{f.db_type(connection)}[]" for f in self.keys] + ["%s::text[]", "%s::bigint[]"]
+        )
+        names = ", ".join([f"k{i}" for i in range(len(keys))] + ["reason", "user_id"])
+        join = " AND ".join(f"ins.{key} = m.k{i}" for i, key in enumerate(keys))
+        copied = ", ".join(qn(c) for c in self.copied)
+        from_ins = ", ".join(f"ins.{qn(c)}" for c in self.copied)
+        # Names and types come from model metadata, never from input.
+        return (
+            f"INSERT INTO {qn(self.table)} ({copied}, history_date, history_change_reason, "  # noqa: S608
+            f"history_type, history_user_id) "
+            f"SELECT {from_ins}, %s::timestamptz, m.reason, '+', m.user_id FROM ins "
+            f"JOIN unnest({arrays}) AS m({names}) ON {join}"
+        )
 
 
 def _json_default(value):
@@ -134,7 +194,7 @@ def _json_default(value):
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 
-def _insert_json(model, fields, keys, objs) -> list[tuple]:
+def _insert_json(model, fields, keys, objs, history: "_HistoryOfInsert | None") -> list[tuple]:
     """``INSERT ... SELECT ... FROM jsonb_populate_recordset(NULL::<table>, <rows as JSON>)
     ORDER BY <key> ON CONFLICT DO NOTHING RETURNING pk, key``.
 
@@ -169,9 +229,20 @@ def _insert_json(model, fields, keys, objs) -> list[tuple]:
         f"ORDER BY {', '.join(qn(f.column) for f in keys)} "
         f"ON CONFLICT DO NOTHING RETURNING {returning}"
     )
+    params = [payload]
+    if history is not None:
+        # One statement: the history rows are made from the rows the claim inserted (the
+        # copied columns include the pk and the keys).
+        copied = ", ".join(qn(c) for c in history.copied)
+        claim = sql[: sql.rindex(" RETURNING ")]
+        sql = (
+            f"WITH ins AS ({claim} RETURNING {copied}), "  # noqa: S608
+            f"hist AS ({history.sql(qn)}) SELECT {returning} FROM ins"
+        )
+        params += [history.params[-1], *history.params[:-1]]
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, [payload])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 

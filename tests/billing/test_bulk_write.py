@@ -96,3 +96,35 @@ def test_insert_ignoring_conflicts_keeps_every_character():
     stored = FinanceEvent.objects.get(pk=event.pk)
     assert stored.body == {"text": tricky, "nested": {"list": [tricky, "1.50"]}}
     assert stored.correlation_id == tricky[:100]
+
+
+@pytest.mark.django_db
+def test_insert_with_history_writes_the_plus_row_of_each_inserted_event(django_user_model):
+    from config.history import stamp
+
+    first, second = (django_user_model.objects.create_user(username=n) for n in ("u1", "u2"))
+    stored = _event("h2")
+    stored.save()
+    events = [_event("h1", correlation_id="corr-1"), _event("h2"), _event("h3", state="applied")]
+    stamp(events[0], actor=first, reason="first reason")
+    stamp(events[1], actor=first, reason="never written: the key exists")
+    events[2]._change_reason = "third reason"  # no user stamped: default_user
+
+    inserted = bulk_write.insert_ignoring_conflicts(
+        FinanceEvent, events, ("source", "event_id"), with_history=True, default_user=second
+    )
+
+    assert inserted == {("s", "h1"), ("s", "h3")}
+    rows = FinanceEvent.history.filter(event_id__in=["h1", "h2", "h3"]).order_by("event_id")
+    got = [
+        (r.id, r.event_id, r.history_type, r.history_user_id, r.history_change_reason, r.state)
+        for r in rows
+    ]
+    assert got == [
+        (events[0].pk, "h1", "+", first.pk, "first reason", "received"),
+        (stored.pk, "h2", "+", None, None, "received"),  # the stored event's own save only
+        (events[2].pk, "h3", "+", second.pk, "third reason", "applied"),
+    ]
+    row = FinanceEvent.history.get(event_id="h1")
+    assert row.correlation_id == "corr-1" and row.body_digest == "d" * 64
+    assert row.history_date is not None
