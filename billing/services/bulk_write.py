@@ -368,5 +368,7 @@ def history_insert(
 
 
 def _user_id(obj: models.Model, default_user):
-    user = getattr(obj, "_history_user", None) or default_user
+    """The stamped user (None when stamped without one), else `default_user`: what
+    simple-history's bulk_history_create, the SQLite path, records."""
+    user = getattr(obj, "_history_user", default_user)
     return user.pk if user is not None else None

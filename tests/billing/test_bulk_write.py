@@ -128,3 +128,22 @@ def test_insert_with_history_writes_the_plus_row_of_each_inserted_event(django_u
     row = FinanceEvent.history.get(event_id="h1")
     assert row.correlation_id == "corr-1" and row.body_digest == "d" * 64
     assert row.history_date is not None
+
+
+@pytest.mark.django_db
+def test_history_rows_name_the_stamped_user_or_none_the_same_on_every_backend(django_user_model):
+    from config.history import stamp
+
+    fallback = django_user_model.objects.create_user(username="fallback")
+    events = [_event("n1"), _event("n2")]
+    stamp(events[0], actor=None, reason="stamped without a user")  # a system change
+    events[1]._change_reason = "not stamped"
+    bulk_write.insert_ignoring_conflicts(
+        FinanceEvent, events, ("source", "event_id"), with_history=True, default_user=fallback
+    )
+    users = dict(
+        FinanceEvent.history.filter(event_id__in=["n1", "n2"]).values_list(
+            "event_id", "history_user_id"
+        )
+    )
+    assert users == {"n1": None, "n2": fallback.pk}
