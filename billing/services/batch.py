@@ -42,7 +42,6 @@ from decimal import Decimal
 from functools import partial
 
 import orjson
-import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
@@ -186,7 +185,7 @@ def _stored(keys: list[Key]) -> dict[Key, tuple[str, dict]]:
         return {}
     if connection.vendor == "postgresql":
         # Two array parameters instead of a thousand, bound server-side (sent binary).
-        rows = _select_bound(
+        rows = bulk_write.select_bound(
             "SELECT e.source, e.event_id, e.body_digest, e.result "
             "FROM billing_financeevent e JOIN unnest(%s::text[], %s::text[]) AS k(source, id) "
             "ON e.source = k.source AND e.event_id = k.id",
@@ -207,15 +206,6 @@ def _stored(keys: list[Key]) -> dict[Key, tuple[str, dict]]:
         (source, event_id): (digest, orjson.loads(result) if isinstance(result, str) else result)
         for source, event_id, digest, result in rows
     }
-
-
-def _select_bound(sql: str, params: list) -> list[tuple]:
-    """Run a SELECT with server-side parameters (Django's cursors inline them as literals,
-    which for arrays of a thousand ids is most of the query's cost)."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _send_all_applied(events: list[FinanceEvent]) -> None:
@@ -760,7 +750,7 @@ def _existing_keys(model, field: str, values: list[str]) -> set[str]:
     if connection.vendor == "postgresql":
         qn = connection.ops.quote_name
         # Names come from model metadata, never from input.
-        rows = _select_bound(
+        rows = bulk_write.select_bound(
             f"SELECT {qn(field)} FROM {qn(model._meta.db_table)} "  # noqa: S608
             f"WHERE {qn(field)} = ANY(%s::text[])",
             [values],

@@ -8,15 +8,11 @@ locks (the batch claimed them with FOR UPDATE SKIP LOCKED) inside their transact
 
 from __future__ import annotations
 
-import logging
-
 from django.utils import timezone
 
 from billing.services.bulk_write import history_insert, update_columns
 from config.history import history_attrs
 from erp_sync.models import SyncJob
-
-log = logging.getLogger(__name__)
 
 
 def jobs_save_many(jobs: list[SyncJob], *, fields: list[str]) -> None:

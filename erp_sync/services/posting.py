@@ -42,12 +42,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import FinanceEvent
 from billing.services import records_erp_status_set_many
-from billing.services.bulk_write import history_insert
+from billing.services.bulk_write import history_columns, history_insert
 from config.history import history_attrs, stamp
 from erp_sync import semaphore
 from erp_sync.adapters.base import (
@@ -130,12 +129,6 @@ def _jsonable(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError):
         return repr(value)
-
-
-def _ready(now: dt.datetime) -> Q:
-    """Jobs a task may start now: pending, or waiting to retry and due."""
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + EARLY_TOLERANCE)
-    return Q(state=SyncJobState.PENDING) | (Q(state=SyncJobState.RETRY_WAIT) & due)
 
 
 def _connection_read(connection_id: int) -> Connection:
@@ -350,8 +343,7 @@ class _Claim:
         ctes, update, params = self._parts()
         qn = self.db.ops.quote_name
         history = SyncJob.history.model._meta
-        tracked = {f.attname for f in SyncJob._meta.concrete_fields}
-        copied = [f.column for f in history.concrete_fields if f.attname in tracked]
+        copied = [f.column for f in history_columns(SyncJob)[0]]
         own = {
             "history_date": "%s",
             "history_change_reason": "'attempt ' || CAST(started.attempts AS text) || ' started'",

@@ -147,3 +147,14 @@ def test_history_rows_name_the_stamped_user_or_none_the_same_on_every_backend(dj
         )
     )
     assert users == {"n1": None, "n2": fallback.pk}
+
+
+def test_claim_with_history_is_one_statement_on_postgresql(django_assert_num_queries, db):
+    if connection.vendor != "postgresql":
+        pytest.skip("one statement on PostgreSQL; elsewhere an INSERT and the history rows")
+    events = [_event(f"one-{n}") for n in range(5)]
+    with django_assert_num_queries(1):
+        bulk_write.insert_ignoring_conflicts(
+            FinanceEvent, events, ("source", "event_id"), with_history=True
+        )
+    assert FinanceEvent.history.filter(event_id__startswith="one-").count() == 5
