@@ -289,6 +289,11 @@ class _Claim:
 
         return db
 
+    def _job_columns(self) -> str:
+        """Every column of a sync job: what the claim returns, for SyncJob.objects.raw."""
+        qn = self.db.ops.quote_name
+        return ", ".join(qn(f.column) for f in SyncJob._meta.concrete_fields)
+
     def _parts(self) -> tuple[str, str, list]:
         """(the CTEs, the UPDATE ... RETURNING, their parameters)."""
         db = self.db
@@ -301,7 +306,6 @@ class _Claim:
         due = db.ops.adapt_datetimefield_value(self.now + EARLY_TOLERANCE)
         ready_params = [SyncJobState.PENDING, SyncJobState.RETRY_WAIT, due]
         states = [CircuitState.CLOSED, *([CircuitState.HALF_OPEN] if self.probe else [])]
-        columns = ", ".join(qn(f.column) for f in SyncJob._meta.concrete_fields)
         ctes = (
             f"mine AS (SELECT id FROM {table} WHERE id = %s AND connection_id = %s "  # noqa: S608
             f"AND {ready}{lock}), "
@@ -314,7 +318,7 @@ class _Claim:
             "WHERE id IN (SELECT id FROM mine UNION ALL SELECT id FROM others) "
             f"AND EXISTS (SELECT 1 FROM {qn(Connection._meta.db_table)} WHERE id = %s "
             f"AND circuit_state IN ({', '.join(['%s'] * len(states))})) "
-            f"RETURNING {columns}"
+            f"RETURNING {self._job_columns()}"
         )
         mine = self.job_id if self.job_id is not None else 0
         params = [
@@ -353,12 +357,11 @@ class _Claim:
         }
         columns = ", ".join(qn(column) for column in [*copied, *own])
         values = ", ".join([*(f"started.{qn(column)}" for column in copied), *own.values()])
-        returned = ", ".join(qn(f.column) for f in SyncJob._meta.concrete_fields)
         sql = (
             f"WITH {ctes}, started AS ({update}), "  # noqa: S608
             f"history AS (INSERT INTO {qn(history.db_table)} ({columns}) "
             f"SELECT {values} FROM started) "
-            f"SELECT {returned} FROM started"
+            f"SELECT {self._job_columns()} FROM started"
         )
         user = actor.pk if actor is not None and actor.pk else None
         stamps = [timezone.now(), user, history_attrs()["correlation_id"]]
