@@ -8,9 +8,11 @@ saved one, so a later ``save()`` of a ``ConcurrentTransitionMixin`` model checks
 the state as written (``mark_states_saved``).
 
 Public django-fsm API is used where it exists (``FSMFieldMixin.get_all_transitions``).
-``mark_states_saved`` calls ``ConcurrentTransitionMixin._update_initial_state``, a
-single-underscore method with no public equivalent; ``tests/foundation/test_fsm_adapter.py``
-pins its behaviour, so a django-fsm upgrade that changes it fails loudly there.
+``mark_states_saved`` and ``saved_states`` read and write the name-mangled attribute in which
+``ConcurrentTransitionMixin`` keeps the states its ``save()`` checks: django-fsm has no
+public API for it. This module is the only place that touches it;
+``tests/foundation/test_fsm_adapter.py`` pins the behaviour, so a django-fsm upgrade that
+changes it fails loudly there.
 """
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ def concurrent_state_attnames(model: type[models.Model]) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.fields if isinstance(f, FSMFieldMixin))
 
 
+# ConcurrentTransitionMixin keeps the states save() checks in this name-mangled attribute.
+# Written here directly (not through `_update_initial_state`, which scans every field of the
+# model per call) because the ingest path marks thousands of instances a request;
+# tests/foundation/test_fsm_adapter.py fails if django-fsm stops reading it.
+_SAVED_STATES = "_ConcurrentTransitionMixin__initial_states"
+
+
 def mark_states_saved(obj: models.Model) -> None:
     """Record `obj`'s current FSM states as the saved ones (what save() does after writing).
 
@@ -82,5 +91,12 @@ def mark_states_saved(obj: models.Model) -> None:
     ``save()`` then updates only while the row is still in the state written. A no-op for
     models without ConcurrentTransitionMixin.
     """
-    if isinstance(obj, ConcurrentTransitionMixin):
-        obj._update_initial_state()
+    attnames = concurrent_state_attnames(type(obj))
+    if attnames:
+        values = obj.__dict__
+        values[_SAVED_STATES] = {name: values[name] for name in attnames}
+
+
+def saved_states(obj: models.Model) -> dict[str, str]:
+    """The FSM states `obj` was loaded or last saved with (what its next save() expects)."""
+    return dict(obj.__dict__.get(_SAVED_STATES, {}))

@@ -4,14 +4,8 @@ from functools import cache
 
 from django.db import models
 from django.db.models.base import ModelState
-from django_fsm import ConcurrentTransitionMixin, FSMFieldMixin
 
-
-@cache
-def fsm_attnames(model: type[models.Model]) -> tuple[str, ...]:
-    if not issubclass(model, ConcurrentTransitionMixin):
-        return ()
-    return tuple(f.attname for f in model._meta.fields if isinstance(f, FSMFieldMixin))
+from config.fsm import mark_states_saved
 
 
 @cache
@@ -46,7 +40,5 @@ def build(model: type[models.Model], /, **values) -> models.Model:
             attrs[name] = default()
     attrs.update(values)
     obj._state = ModelState()
-    fsm_fields = fsm_attnames(model)
-    if fsm_fields:
-        attrs["_ConcurrentTransitionMixin__initial_states"] = {n: attrs[n] for n in fsm_fields}
+    mark_states_saved(obj)
     return obj

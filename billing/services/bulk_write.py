@@ -31,8 +31,9 @@ from django.db import connection, models
 from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
+from django_fsm import ConcurrentTransition
 
-from config.instances import fsm_attnames
+from config.fsm import concurrent_state_attnames, mark_states_saved, saved_states
 
 
 def _on_postgres() -> bool:
@@ -119,13 +120,7 @@ def _mark_saved(obj: models.Model, pk, alias: str) -> None:
     obj.pk = pk
     obj._state.adding = False
     obj._state.db = alias
-    fsm_fields = fsm_attnames(type(obj))
-    if fsm_fields:
-        # What ConcurrentTransitionMixin._update_initial_state() sets, without its scan of
-        # every field per instance: a later save() must find the state as inserted.
-        obj._ConcurrentTransitionMixin__initial_states = {
-            name: obj.__dict__[name] for name in fsm_fields
-        }
+    mark_states_saved(obj)  # a later save() must find the state as inserted
 
 
 def insert_ignoring_conflicts(
@@ -298,14 +293,45 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
 def update_columns(model: type[models.Model], objs: list[models.Model], names: list[str]) -> None:
     """Write the fields `names` of the saved instances `objs`, in pk order, in one statement.
 
+    For a model with ConcurrentTransitionMixin the guarantee of its save() holds row by row:
+    a row is written only while its FSM state is still the one its instance was loaded or
+    last saved with (the WHERE clause checks it). A row that moved on meanwhile raises
+    ConcurrentTransition naming it; call this inside the unit of work's transaction, which
+    the error rolls back whole. Afterwards the instances' states count as saved.
     No history rows (callers write them with `history_insert(..., history_type="~")`).
     """
     if not objs:
         return
     objs = sorted(objs, key=lambda o: o.pk)
-    if not _on_postgres():
-        model._default_manager.bulk_update(objs, names)
-        return
+    checked = concurrent_state_attnames(model)
+    if _on_postgres():
+        written = _update_columns_pg(model, objs, names, checked)
+    else:
+        written = _update_columns_orm(model, objs, names, checked)
+    if len(written) != len(objs):
+        moved = sorted({obj.pk for obj in objs} - written)
+        raise ConcurrentTransition(
+            f"{model._meta.verbose_name} {', '.join(map(str, moved))}: the state changed "
+            "since it was read; nothing was written"
+        )
+    for obj in objs:
+        mark_states_saved(obj)
+
+
+def _update_columns_orm(model, objs, names, checked) -> set:
+    written = set()
+    attnames = [model._meta.get_field(name).attname for name in names]
+    for obj in objs:
+        expected = saved_states(obj)
+        rows = model._base_manager.filter(
+            pk=obj.pk, **{name: expected[name] for name in checked}
+        ).update(**{name: obj.__dict__[name] for name in attnames})
+        if rows:
+            written.add(obj.pk)
+    return written
+
+
+def _update_columns_pg(model, objs, names, checked) -> set:
     meta = model._meta
     qn = connection.ops.quote_name
     fields = [meta.get_field(name) for name in names]
@@ -315,17 +341,25 @@ def update_columns(model: type[models.Model], objs: list[models.Model], names: l
     arrays = [[obj.pk for obj in objs]] + [
         [None if row[i] is None else str(row[i]) for row in rows] for i in range(len(fields))
     ]
-    unnest = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * len(fields))
-    aliases = ", ".join(["pk"] + [f"v{i}" for i in range(len(fields))])
+    arrays += [[saved_states(obj)[name] for obj in objs] for name in checked]
+    unnest = ", ".join(["%s::bigint[]"] + ["%s::text[]"] * (len(fields) + len(checked)))
+    aliases = ", ".join(
+        ["pk"] + [f"v{i}" for i in range(len(fields))] + [f"s{i}" for i in range(len(checked))]
+    )
     assignments = ", ".join(
         f"{qn(f.column)} = v.v{i}::{f.db_type(connection)}" for i, f in enumerate(fields)
     )
+    state_checks = "".join(
+        f" AND t.{qn(meta.get_field(name).column)} = v.s{i}" for i, name in enumerate(checked)
+    )
     # Names and types come from model metadata, never from input.
-    select_bound(
+    returned = select_bound(
         f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608
-        f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{qn(meta.pk.column)} = v.pk",
+        f"FROM unnest({unnest}) AS v({aliases}) WHERE t.{qn(meta.pk.column)} = v.pk"
+        f"{state_checks} RETURNING t.{qn(meta.pk.column)}",
         arrays,
     )
+    return {pk for (pk,) in returned}
 
 
 def history_insert(

@@ -17,7 +17,11 @@ from erp_sync.models import SyncJob
 
 def jobs_save_many(jobs: list[SyncJob], *, fields: list[str]) -> None:
     """Write `fields` of `jobs` (already transitioned, each stamped with its actor and reason)
-    in one UPDATE, then their history rows in one COPY. Their FSM state is marked as saved."""
+    in one UPDATE, then their history rows in one COPY. Their FSM state is marked as saved.
+
+    Each row is written only while its state is the one its job was read in (what
+    ConcurrentTransitionMixin's save() checks); otherwise ConcurrentTransition is raised and
+    the caller's transaction rolls back."""
     if not jobs:
         return
     now = timezone.now()
@@ -25,6 +29,3 @@ def jobs_save_many(jobs: list[SyncJob], *, fields: list[str]) -> None:
         job.updated_at = now
     update_columns(SyncJob, jobs, [*fields, "updated_at"])
     history_insert(SyncJob, jobs, history_type="~", custom_historical_attrs=history_attrs())
-    for job in jobs:
-        # What save() does after the UPDATE: a later save() must expect the new state.
-        job._update_initial_state()

@@ -3,8 +3,9 @@
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+from django_fsm import ConcurrentTransition
 
 from billing.models import FinanceEvent, Invoice, UsageRecord
 from billing.services import bulk_write
@@ -77,6 +78,31 @@ def test_update_columns_writes_each_row_its_own_values():
         invoices[1].pk: (invoices[1].state, Decimal("0.00")),
         invoices[2].pk: (invoices[2].state, Decimal("0.01")),
     }
+
+
+@pytest.mark.django_db
+def test_update_columns_refuses_a_row_whose_state_moved_and_writes_nothing():
+    """The optimistic check ConcurrentTransitionMixin's save() makes, row by row: an invoice
+    paid by another writer after it was read is reported, never overwritten."""
+    invoices = [InvoiceFactory(total_amount=Decimal("100.00")) for _ in range(3)]
+    for invoice in invoices:
+        invoice.record_payment(amount=Decimal("40.00"))
+    Invoice.objects.filter(pk=invoices[1].pk).update(state="written_off")  # someone else
+    with pytest.raises(ConcurrentTransition, match=str(invoices[1].pk)), transaction.atomic():
+        bulk_write.update_columns(Invoice, invoices, ["state", "paid_amount"])
+    states = dict(Invoice.objects.values_list("pk", "state"))
+    assert states[invoices[1].pk] == "written_off"
+    assert Invoice.objects.filter(paid_amount=Decimal("40.00")).count() == 0
+
+
+@pytest.mark.django_db
+def test_update_columns_marks_the_written_state_as_saved():
+    (invoice,) = [InvoiceFactory(total_amount=Decimal("100.00"))]
+    invoice.record_payment(amount=Decimal("100.00"))
+    bulk_write.update_columns(Invoice, [invoice], ["state", "paid_amount"])
+    invoice.erp_status = "posted"
+    invoice.save(update_fields=["erp_status"])  # expects "paid", the row is "paid"
+    assert Invoice.objects.get(pk=invoice.pk).erp_status == "posted"
 
 
 def test_update_columns_is_one_statement_on_postgresql(django_assert_num_queries, db):

@@ -3,7 +3,12 @@
 import pytest
 from django_fsm import ConcurrentTransition
 
-from config.fsm import concurrent_state_attnames, mark_states_saved, transition_states
+from config.fsm import (
+    concurrent_state_attnames,
+    mark_states_saved,
+    saved_states,
+    transition_states,
+)
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SyncJob
 from exceptions.models import Case
@@ -45,3 +50,15 @@ def test_mark_states_saved_makes_a_later_save_check_the_written_state():
     job.hold_reason = "other"
     with pytest.raises(ConcurrentTransition):
         job.save(update_fields=["hold_reason"])
+
+
+@pytest.mark.django_db
+def test_saved_states_follow_load_save_and_mark():
+    make_world()
+    (job,) = pending_jobs(1)
+    job = SyncJob.objects.get(pk=job.pk)
+    assert saved_states(job) == {"state": SyncJobState.PENDING}
+    job.__dict__["state"] = SyncJobState.HELD
+    assert saved_states(job) == {"state": SyncJobState.PENDING}
+    mark_states_saved(job)
+    assert saved_states(job) == {"state": SyncJobState.HELD}
