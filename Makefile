@@ -30,6 +30,7 @@ demo: demo-setup
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache   # the layers of DESIGN.md ([tool.importlinter])
 
 format: install
 	$(BIN)/ruff check --fix .
