@@ -4,12 +4,8 @@
   written out below because CLDR (Babel) differs from ISO for a few (IQD, LBP, ...).
 - Rounding is ROUND_HALF_UP (commercial rounding, as billing systems and ERPs round
   invoice amounts); it is applied only by `quantize`.
-- Amounts of different currencies are never added (`total` refuses).
-- `allocate` splits an amount by weights so that the parts add up exactly, giving the
-  remainder minor units to the largest fractional remainders (ties: earlier index first).
 """
 
-from collections.abc import Iterable, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
 
@@ -88,37 +84,3 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 def is_quantized(amount: Decimal, currency: str) -> bool:
     """True when the amount has no digits below the currency's minor unit."""
     return amount == amount.quantize(_exponent(currency), rounding=ROUND_DOWN)
-
-
-def total(amounts: Iterable[tuple[Decimal, str]], currency: str) -> Decimal:
-    """Sum (amount, currency) pairs that must all be in `currency`."""
-    result = Decimal(0)
-    for amount, code in amounts:
-        if code != currency:
-            raise CurrencyError(f"cannot add {code} to {currency}")
-        result += amount
-    return result
-
-
-def allocate(amount: Decimal, weights: Sequence[Decimal], currency: str) -> list[Decimal]:
-    """Split `amount` (already quantised) in proportion to non-negative `weights`.
-
-    The parts are quantised, add up to `amount` exactly, and are deterministic.
-    """
-    if not weights:
-        raise ValueError("allocate needs at least one weight")
-    if any(w < 0 for w in weights):
-        raise ValueError("weights must be non-negative")
-    weight_sum = sum(weights, Decimal(0))
-    if weight_sum == 0:
-        weights = [Decimal(1)] * len(weights)
-        weight_sum = Decimal(len(weights))
-    unit = _exponent(currency)
-    exact = [amount * w / weight_sum for w in weights]
-    parts = [e.quantize(unit, rounding=ROUND_DOWN) for e in exact]
-    remainder_units = int((amount - sum(parts, Decimal(0))) / unit)
-    step = unit if remainder_units >= 0 else -unit
-    order = sorted(range(len(parts)), key=lambda i: (-(abs(exact[i] - parts[i])), i))
-    for i in order[: abs(remainder_units)]:
-        parts[i] += step
-    return parts

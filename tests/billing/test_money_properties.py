@@ -1,4 +1,4 @@
-"""Properties of config.money (quantize, allocate) and of invoice totals as billing.schema checks
+"""Properties of config.money (quantize) and of invoice totals as billing.schema checks
 them: generated invoices whose totals are computed from their lines validate, and moving any
 figure by one minor unit is refused with the code that names it."""
 
@@ -62,55 +62,6 @@ def test_quantize_is_idempotent(currency, amount):
 @given(currency=st.sampled_from(CURRENCIES), amount=decimals(14, 8))
 def test_quantize_rounds_half_away_from_zero_symmetrically(currency, amount):
     assert money.quantize(-amount, currency) == -money.quantize(amount, currency)
-
-
-# --- allocate -------------------------------------------------------------------------------------
-
-weights_lists = st.lists(decimals(6, 4, min_value=Decimal(0)), min_size=1, max_size=25)
-
-
-@given(data=st.data(), currency=st.sampled_from(CURRENCIES), weights=weights_lists)
-def test_allocate_parts_add_up_exactly_and_are_quantised(data, currency, weights):
-    amount = data.draw(quantised_amounts(currency))
-
-    parts = money.allocate(amount, weights, currency)
-
-    assert len(parts) == len(weights)
-    assert sum(parts, Decimal(0)) == amount
-    assert all(money.is_quantized(part, currency) for part in parts)
-
-
-@given(data=st.data(), currency=st.sampled_from(CURRENCIES), weights=weights_lists)
-def test_allocate_is_deterministic(data, currency, weights):
-    amount = data.draw(quantised_amounts(currency))
-
-    assert money.allocate(amount, weights, currency) == money.allocate(
-        amount, list(weights), currency
-    )
-
-
-@given(data=st.data(), currency=st.sampled_from(CURRENCIES), weights=weights_lists)
-def test_allocate_parts_are_within_one_unit_of_the_exact_share(data, currency, weights):
-    amount = data.draw(quantised_amounts(currency))
-    weight_sum = sum(weights, Decimal(0))
-    if weight_sum == 0:
-        weights, weight_sum = [Decimal(1)] * len(weights), Decimal(len(weights))
-
-    parts = money.allocate(amount, weights, currency)
-
-    for part, weight in zip(parts, weights, strict=True):
-        exact = EXACT.divide(EXACT.multiply(amount, weight), weight_sum)
-        assert abs(part - exact) < unit_of(currency)
-
-
-@given(currency=st.sampled_from(CURRENCIES), count=st.integers(1, 10), data=st.data())
-def test_allocate_with_all_zero_weights_splits_evenly(currency, count, data):
-    amount = data.draw(quantised_amounts(currency, min_units=0))
-
-    parts = money.allocate(amount, [Decimal(0)] * count, currency)
-
-    assert sum(parts, Decimal(0)) == amount
-    assert max(parts) - min(parts) <= unit_of(currency)
 
 
 # --- invoice totals -------------------------------------------------------------------------------
