@@ -3,7 +3,12 @@
 The demo runs at a small --scale here; `make demo-setup` (and .ci/run) runs the full size.
 """
 
+import hashlib
+import json
+import random
+import re
 from dataclasses import dataclass
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -12,6 +17,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
 
+from billing.demo.company import DemoCompany, closed_through_for
+from billing.demo.data import SEED
 from billing.models import (
     CreditNote,
     Customer,
@@ -64,6 +71,10 @@ def seed() -> str:
     return out.getvalue()
 
 
+def summary_line(output: str) -> str:
+    return next(line for line in output.splitlines() if re.match(r"seed_demo: \d+ events", line))
+
+
 def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in COUNTED}
 
@@ -95,7 +106,7 @@ def test_seed_demo_run_twice_creates_nothing_the_second_time(seeded):
     assert seeded.counts_after_second == seeded.counts_after_first
     assert seeded.counts_after_first["FinanceEvent"] > 200
     assert "new applied" in seeded.first_output
-    summary = seeded.second_output.splitlines()[0]
+    summary = summary_line(seeded.second_output)
     assert f"({seeded.counts_after_first['FinanceEvent']} duplicate)" in summary
 
 
@@ -169,3 +180,63 @@ def test_seed_demo_creates_one_demo_user_per_role_and_prints_the_login_box(seede
     assert "http://127.0.0.1:8000/" in output
     assert "password: concord-demo" in output
     assert "user: ops" in output
+
+
+def test_seed_demo_prints_a_line_per_stage_with_its_counts(seeded):
+    lines = seeded.first_output.splitlines()
+    stages = [line.removeprefix("seed_demo: ").split(":")[0] for line in lines[:6]]
+    assert stages == [
+        "reference data",
+        "company events",
+        "company events",
+        "books",
+        "problem events",
+        "people",
+    ]
+    events = FinanceEvent.objects.count()
+    problems = FinanceEvent.objects.filter(event_id__startswith="prb-").count()
+    assert lines[0] == "seed_demo: reference data: 3 legal entities (3 new)"
+    assert lines[1].startswith(f"seed_demo: company events: {events - problems} generated")
+    assert lines[2].startswith(f"seed_demo: company events: {events - problems} sent: ")
+    closed = LegalEntity.objects.get(code="DE01").closed_through
+    assert lines[3] == f"seed_demo: books: DE01 closed through {closed}"
+    quarantined = FinanceEvent.objects.filter(state="quarantined").count()
+    assert lines[4] == f"seed_demo: problem events: {problems} sent: {quarantined} new quarantined"
+    assert lines[5] == "seed_demo: people: 5 demo users, one per role"
+    second = seeded.second_output.splitlines()
+    assert second[0] == "seed_demo: reference data: 3 legal entities (0 new)"
+    assert second[3].endswith("(already)")
+
+
+# The digest of every demo event body (ids included), computed from the generator as it was
+# before it was split into billing/demo/ (one 811-line command): the split, and any later
+# change, must send exactly the same events for the same anchor day.
+DEMO_DIGESTS = {  # (anchor, scale): (events, sha256 of the bodies, one JSON line each)
+    (date(2026, 6, 15), 1.0): (
+        2708,
+        "e6ac8de4751b5da833c26f501fdb7a7c48c6a9795ef1deaa949e95edc2f78d42",
+    ),
+    (date(2026, 6, 15), 0.1): (
+        274,
+        "0d2103cc7910f8f6f3045a23e3da60d1f56503e27aea23022adb19309fa1a44d",
+    ),
+    (date(2024, 2, 29), 1.0): (
+        2691,
+        "8bd40a8168e16d6717d44dc5377402740132c1773e17015ec28ed52f5c24a16e",
+    ),
+}
+
+
+def demo_bodies(anchor: date, scale: float) -> list[dict]:
+    company = DemoCompany(anchor=anchor, rng=random.Random(SEED), scale=scale)
+    return company.build() + company.problem_events(closed_through_for(anchor))
+
+
+@pytest.mark.parametrize(("anchor", "scale"), list(DEMO_DIGESTS))
+def test_demo_events_are_exactly_those_of_the_generator_before_the_split(anchor, scale):
+    bodies = demo_bodies(anchor, scale)
+    digest = hashlib.sha256()
+    for body in bodies:
+        digest.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+
+    assert (len(bodies), digest.hexdigest()) == DEMO_DIGESTS[(anchor, scale)]
