@@ -170,9 +170,18 @@ def free_port() -> int:
 class Gunicorn:
     """`gunicorn config.wsgi -w <workers>` on a free local port, against `database_url`."""
 
-    def __init__(self, database_url: str, *, workers: int = 2, log_path: Path | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 2,
+        log_path: Path | None = None,
+        settings_module: str | None = None,
+    ):
         self.database_url = database_url
         self.workers = workers
+        # A benchmark may serve the app under its own settings (e.g. an extra baseline URL).
+        self.settings_module = settings_module
         self.port = free_port()
         self.log_path = log_path or Path(f"/tmp/concord_bench_gunicorn_{os.getpid()}.log")
         self.process: subprocess.Popen | None = None
@@ -194,7 +203,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env=django_env(self.database_url),
+            env=django_env(self.database_url, **self._settings_env()),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -208,6 +217,11 @@ class Gunicorn:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer /healthz in {timeout:.0f} s")
+
+    def _settings_env(self) -> dict[str, str]:
+        if self.settings_module is None:
+            return {}
+        return {"DJANGO_SETTINGS_MODULE": self.settings_module}
 
     def _healthy(self) -> bool:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
