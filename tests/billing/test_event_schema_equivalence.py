@@ -130,7 +130,7 @@ def mutated_events(draw):
             container = data
         if not isinstance(container, dict):
             continue
-        keys = [*sorted(container), "unknown_field"]
+        keys = sorted({*container, "unknown_field"})
         key = draw(st.sampled_from(keys))
         if draw(st.booleans()) and key in container:
             del container[key]
