@@ -42,13 +42,15 @@ _SIGN_WORDS = {POSITIVE: "greater than zero", NON_NEGATIVE: "zero or more", ANY_
 
 
 def _checker(*, is_money: bool, sign: str):
+    # Runs for every amount of every event (the ingest path): plain string and Decimal
+    # operations, the rare refusals last.
     max_int = AMOUNT_INTEGER_DIGITS if is_money else RATE_INTEGER_DIGITS
 
     def check(value: str, info: ValidationInfo) -> Decimal:
-        minor = info.context.get("minor") if info.context else None
-        negative = value.startswith("-")
-        integer, _, fraction = value.lstrip("-").partition(".")
-        if len(integer) > max_int and len(integer.lstrip("0")) > max_int:
+        context = info.context
+        minor = context["minor"] if context else None
+        integer, _, fraction = value.partition(".")
+        if len(integer) > max_int and len(integer.lstrip("-").lstrip("0")) > max_int:
             raise PydanticCustomError("too_large", "too large", {"max_int": max_int})
         if fraction:
             places = money.RATE_DECIMAL_PLACES
@@ -63,9 +65,9 @@ def _checker(*, is_money: bool, sign: str):
         result = Decimal(value)
         if is_money and minor is not None:
             result = result.quantize(UNITS[minor])
-        if sign is POSITIVE and (negative or not result):
+        if sign is POSITIVE and result <= 0:
             raise PydanticCustomError("must_be_positive", "must be positive")
-        if sign is NON_NEGATIVE and negative and result:
+        if sign is NON_NEGATIVE and result < 0:
             raise PydanticCustomError("must_not_be_negative", "must not be negative")
         return result
 

@@ -70,20 +70,24 @@ _ENVELOPE = {name: _Field(name, hint, True) for name, hint in ENVELOPE_FIELDS.it
 
 
 @cache
-def _optional(declared: type) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+def _optional(declared: type) -> tuple[tuple[str, ...], tuple[tuple[_Field, tuple[str, ...]], ...]]:
     """(optional field names, (list field, its items' optional names)) of a declaration."""
     fields = fields_of(declared)
     lists = tuple(
-        (f.name, tuple(i.name for i in f.item_fields if not i.required))
+        (f, tuple(i.name for i in f.item_fields if not i.required))
         for f in fields
         if f.list is not None
     )
     return tuple(f.name for f in fields if not f.required), lists
 
 
+_MINOR_UNITS = {code: money.minor_units(code) for code in money.known_currencies()}
+
+
 def _minor(data: object) -> int | None:
+    """The minor units of the event's currency, None when it has no valid one."""
     currency = data.get("currency") if type(data) is dict else None
-    return money.minor_units(currency) if money.is_currency(currency) else None
+    return _MINOR_UNITS.get(currency) if type(currency) is str else None
 
 
 def validate_event(body: object, *, path: str = "") -> Envelope:
@@ -112,17 +116,17 @@ def validate_event(body: object, *, path: str = "") -> Envelope:
             pass
         else:
             data = cleaned["data"]
-            spec = compiled.spec
-            optional, lists = _optional(spec.data)
+            optional, lists = _optional(compiled.spec.data)
             errors: list[FieldError] = []
-            for name, item_optional in lists:
-                _list_rules(fields_of(spec.data), name, data[name], prefix, errors, minor)
-                for item in data[name]:
+            for declared, item_optional in lists:
+                items = data[declared.name]
+                _list_rules(declared, items, f"{prefix}data.{declared.name}", errors, minor)
+                for item in items:
                     for key in item_optional:
                         item.setdefault(key, None)
             for name in optional:
                 data.setdefault(name, None)
-            for rule in spec.rules:
+            for rule in compiled.spec.rules:
                 rule.check(data, prefix + "data.", errors, minor)
             if not errors:
                 return Envelope(
@@ -138,12 +142,11 @@ def validate_event(body: object, *, path: str = "") -> Envelope:
     raise EventSchemaError(_every_error(body, compiled, prefix, minor))
 
 
-def _list_rules(fields, name, items, prefix, errors, minor) -> None:
+def _list_rules(declared: _Field, items: list, field: str, errors: list, minor) -> None:
     """The fast path's item rules of a list field (duplicates, each item's rules)."""
-    declared = next(f for f in fields if f.name == name)
     seen = set()
     for index, item in enumerate(items):
-        item_prefix = f"{prefix}data.{name}[{index}]"
+        item_prefix = f"{field}[{index}]"
         unique = item[declared.list.unique]
         if unique in seen:
             errors.append(duplicate_line_id(unique, item_prefix))
