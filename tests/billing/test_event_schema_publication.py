@@ -7,11 +7,10 @@ import json
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from billing.schema import EVENT_TYPES, EventSchemaError, validate_event
 from billing.schema.publication import catalogue, event_json_schema, example_event
+from tests.billing.test_event_schema_equivalence import EDGE_VALUES
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/event-types"
@@ -81,32 +80,7 @@ def test_event_types_for_partner_role_are_refused(api_for_role):
 
 # --- the published schema agrees with the validator -----------------------------------------
 
-_VALIDATORS = {
-    name: jsonschema.Draft202012Validator(event_json_schema(name)) for name in EVENT_TYPES
-}
-_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-5, 5),
-    st.sampled_from(["", "x", "1.00", "-1.00", "0", "1e3", "2026-05-14", "2026-13-01", "usd"]),
-    st.sampled_from(["US", "USD", "XXX", "2026-05-14T10:00:00Z", "month", "vendor", "x" * 301]),
-    st.text(max_size=5),
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)
-
-
-@st.composite
-def _changed_examples(draw):
-    name = draw(st.sampled_from(sorted(EVENT_TYPES)))
-    body = example_event(name)
-    container = body if draw(st.booleans()) else body["data"]
-    key = draw(st.sampled_from(sorted({*container, "extra"})))
-    if draw(st.booleans()) and key in container:
-        del container[key]
-    else:
-        container[key] = draw(_VALUES)
-    return name, body
+_DELETE = object()
 
 
 def _api_accepts(body: dict) -> bool:
@@ -117,16 +91,40 @@ def _api_accepts(body: dict) -> bool:
     return True
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=_changed_examples())
-def test_what_the_published_schema_refuses_the_api_refuses(case):
-    name, body = case
-    schema_accepts = _VALIDATORS[name].is_valid(body)
+def _variants(example: dict):
+    """The example with one attribute, data field or line field removed or set to an edge
+    value (and an unknown one added), one at a time."""
+    containers = [(), ("data",)]
+    if "lines" in example["data"]:
+        containers.append(("data", "lines", 0))
+    for path in containers:
+        container = example
+        for step in path:
+            container = container[step]
+        for key in sorted({*container, "extra"}):
+            for value in [_DELETE, *EDGE_VALUES]:
+                body = copy.deepcopy(example)
+                target = body
+                for step in path:
+                    target = target[step]
+                if value is _DELETE:
+                    target.pop(key, None)
+                else:
+                    target[key] = copy.deepcopy(value)
+                yield (*path, key, value), body
 
-    if not schema_accepts:
-        assert not _api_accepts(body), body
-    if _api_accepts(body):
-        assert schema_accepts, body
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_what_the_published_schema_refuses_the_api_refuses(event_type):
+    """Equivalently: every event the API accepts validates against the published schema (the
+    schema says less than the API, never more: minor units, totals and dates are the API's)."""
+    validator = jsonschema.Draft202012Validator(event_json_schema(event_type))
+    refused_by_schema_only = [
+        where
+        for where, body in _variants(example_event(event_type))
+        if not validator.is_valid(body) and _api_accepts(body)
+    ]
+    assert refused_by_schema_only == []
 
 
 def test_published_catalogue_is_generated_from_the_declarations():
