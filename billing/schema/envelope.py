@@ -74,7 +74,7 @@ def event_typed_dict(event_type: EventType) -> type:
         "data": event_type.data,
     }
     declared = TypedDict(f"{_camel(event_type.name)}Event", fields)
-    declared.__doc__ = f"A {event_type.name} event (CloudEvents 1.0). {event_type.description}"
+    declared.__doc__ = f"{event_type.name} (a CloudEvents 1.0 event): {event_type.description}"
     return declared
 
 

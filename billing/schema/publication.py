@@ -19,6 +19,7 @@ import copy
 from functools import cache
 
 from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
 
 from billing.schema.registry import COMPILED
 
@@ -76,12 +77,31 @@ def catalogue() -> list[dict]:
     ]
 
 
+class OpenApi30Schema(GenerateJsonSchema):
+    """pydantic's JSON Schema in the OpenAPI 3.0 dialect drf-spectacular writes: `nullable`
+    instead of a "null" type, `enum` instead of `const`."""
+
+    def nullable_schema(self, schema):
+        inner = self.generate_inner(schema["schema"])
+        if "$ref" in inner:
+            return {"allOf": [inner], "nullable": True}
+        return {**inner, "nullable": True}
+
+    def literal_schema(self, schema):
+        result = super().literal_schema(schema)
+        if "const" in result:
+            result["enum"] = [result.pop("const")]
+        return result
+
+
 def openapi_components() -> dict[str, dict]:
     """Component name -> schema, references pointing at `#/components/schemas/`."""
     components: dict[str, dict] = {}
     for name in sorted(COMPILED):
         declared = COMPILED[name].event
-        schema = TypeAdapter(declared).json_schema(ref_template=_OPENAPI_REF)
+        schema = TypeAdapter(declared).json_schema(
+            ref_template=_OPENAPI_REF, schema_generator=OpenApi30Schema
+        )
         components.update(schema.pop("$defs", {}))
         components[declared.__name__] = schema
     return components
