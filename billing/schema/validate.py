@@ -3,8 +3,9 @@
 A valid event (the common case, 1,000 per batch) is checked by its type's whole-event
 validator in one call, then by the cross-field rules. When anything is wrong, the event is
 walked field by field from the same declarations (each field's own pydantic validator), so
-that every problem is reported, in the order of the fields, with the cross-field rules that
-can still run: what the one-call validator cannot give, since it stops at no partial result.
+that every problem is reported in the order of the fields, with the cross-field rules whose
+fields are valid: a failed one-call validation gives the errors but not the cleaned values
+of the valid fields, which those rules read.
 """
 
 from __future__ import annotations
