@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Literal, NotRequired
 
 from pydantic import Field, TypeAdapter
@@ -78,15 +79,19 @@ def event_typed_dict(event_type: EventType) -> type:
     return declared
 
 
-@dataclass(frozen=True)
 class CompiledType:
-    """An event type with its whole-event declaration and pydantic validator."""
+    """An event type with its whole-event declaration and pydantic validator (built on first
+    use: building all twelve costs about half a second, which every process would pay at
+    import, whether it validates events or not)."""
 
-    spec: EventType
-    event: type
-    adapter: TypeAdapter
+    def __init__(self, spec: EventType):
+        self.spec = spec
+        self.event = event_typed_dict(spec)
+
+    @cached_property
+    def adapter(self) -> TypeAdapter:
+        return TypeAdapter(self.event)
 
 
 def compile_type(event_type: EventType) -> CompiledType:
-    declared = event_typed_dict(event_type)
-    return CompiledType(event_type, declared, TypeAdapter(declared))
+    return CompiledType(event_type)
