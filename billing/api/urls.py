@@ -8,7 +8,7 @@ two path segments.
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from billing.api import views
+from billing.api import event_types, views
 
 router = SimpleRouter()
 # The constructor only takes a bool; this pattern makes /invoices and /invoices/ both resolve.
@@ -23,6 +23,7 @@ Events = views.FinanceEventViewSet
 _EVENT = r"events/(?P<source>.+)/(?P<event_id>[^/]+)"
 
 urlpatterns = [
+    re_path(r"^event-types/?$", event_types.EventTypeListView.as_view(), name="event-type-list"),
     re_path(r"^events/?$", Events.as_view({"get": "list", "post": "create"}), name="event-list"),
     re_path(r"^events/batch/?$", Events.as_view({"post": "batch"}), name="event-batch"),
     re_path(

@@ -1,3 +1,5 @@
+# Frozen copy of billing/schema.py as of aae29c0 (the hand-written validator), kept only as
+# the oracle of tests/billing/test_event_schema_equivalence.py. The app does not use it.
 """The schema check of Concord's canonical finance events (CloudEvents 1.0, structured JSON).
 
 `validate_event(body)` takes what `config.api.parsers.loads` returns (dicts, lists, str, int,
