@@ -75,6 +75,7 @@ from billing.services.events import (
     event_build,
 )
 from billing.signals import event_applied
+from config.fsm import mark_states_saved
 from config.history import history_attrs, stamp
 from config.instances import build
 from config.money import quantize
@@ -374,6 +375,7 @@ class _Batch:
             invoice = invoices[pk]
             # Not a transition: the in-memory copy catches up with the row as locked.
             invoice.__dict__.update(zip(fields, values, strict=True))
+            mark_states_saved(invoice)
         for p in planned:
             _, payment, targets = p.fast
             allocations = allocation_plan(amount=payment.amount, invoices=targets)
