@@ -95,7 +95,7 @@ DATA = {
             "tax_total": "0.00",
         },
         st.sampled_from(["inv_a", "inv_b", "inv_c", "inv_x"]),
-        st.sampled_from(["cus_x"] * 4 + CUSTOMERS),
+        st.sampled_from(["cus_z"] * 4 + CUSTOMERS),
         st.sampled_from(AMOUNTS),
         st.sampled_from([OPEN] * 4 + [CLOSED]),
         st.sampled_from(["2026-05-31", "2026-05-10"]),
@@ -122,7 +122,7 @@ DATA = {
             **({"invoice_id": invoice_id} if invoice_id else {}),
         },
         st.sampled_from(PAYMENTS),
-        st.sampled_from(["cus_x"] * 6 + CUSTOMERS),
+        st.sampled_from(["cus_x"] * 6 + ["cus_z"] + CUSTOMERS),
         st.sampled_from([None, None, "inv_x", "inv_y", *INVOICES]),
         st.sampled_from(AMOUNTS),
         CURRENCIES,
@@ -140,7 +140,7 @@ DATA = {
     ),
 }
 # The fast types (usage, invoices, payments) weigh more: they are what the fast path takes.
-WEIGHTED_TYPES = list(DATA) + ["usage.recorded", "invoice.issued", "payment.settled"] * 6
+WEIGHTED_TYPES = list(DATA) + ["usage.recorded", "invoice.issued"] * 5 + ["payment.settled"] * 8
 
 NEW = st.sampled_from(WEIGHTED_TYPES).flatmap(
     lambda kind: st.tuples(st.just("new"), st.just(kind), DATA[kind], ENTITIES)
@@ -324,7 +324,7 @@ def snapshot(results) -> dict:
 @pytest.fixture
 def world_two_invoices(world):
     """The billing `world`, books closed through January, a second open invoice of cus_x
-    (due first, 60 USD) and a EUR customer cus_y."""
+    (due first, 60 USD), a EUR customer cus_y and a USD customer cus_z without invoices."""
     world["entity"].closed_through = date(2026, 1, 31)
     world["entity"].save()
     InvoiceFactory(
@@ -335,6 +335,7 @@ def world_two_invoices(world):
         total_amount=Decimal("60.00"),
     )
     CustomerFactory(customer_id="cus_y", entity=world["entity"], currency="EUR")
+    CustomerFactory(customer_id="cus_z", entity=world["entity"], currency="USD")
     return world
 
 
@@ -344,8 +345,9 @@ def run(path, bodies, actor) -> dict:
     with transaction.atomic():
         before = history.aggregate(last=Max("history_id"))["last"] or 0
         taken = snapshot(path(bodies, actor))
-        fast = history.filter(history_id__gt=before).values_list("type", flat=True)
-        taken["fast"] = sorted(set(fast))
+        fast = history.filter(history_id__gt=before).values_list("type", "event_id")
+        taken["fast"] = sorted({kind for kind, _ in fast})
+        taken["fast_ids"] = {event_id for _, event_id in fast}
         transaction.set_rollback(True)
     return taken
 
@@ -357,6 +359,11 @@ def _tally(taken: dict) -> None:
     event(f"states {sorted(states)}")
     for kind in taken["fast"]:
         event(f"fast path took {kind}")
+    if any(
+        a.get("records", {}).get("allocations") and a["id"] in taken["fast_ids"]
+        for a in taken["answers"]
+    ):
+        event("fast path allocated a payment")
 
 
 @settings(
