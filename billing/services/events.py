@@ -61,7 +61,7 @@ def applied_on_insert() -> str:
     `apply` does not leave the state a new event starts in (then an event may not be stored
     applied without running the transition)."""
     apply = transition_states(FinanceEvent, "apply")
-    initial = FinanceEvent._meta.get_field(apply.field).get_default()
+    initial = str(FinanceEvent._meta.get_field(apply.field).get_default())
     if initial not in apply.sources:
         raise ImproperlyConfigured(
             f"FinanceEvent.apply leaves {apply.sources}, not the initial state {initial!r}"

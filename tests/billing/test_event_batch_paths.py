@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from billing.models import (
@@ -274,3 +275,24 @@ def test_batch_payment_on_invoice_paid_after_preload_allocates_on_locked_row(
         "partially_paid",
         "paid",
     ]
+
+
+def test_fast_path_state_comes_from_the_apply_declaration(monkeypatch):
+    """The fast path stores an event in the target `FinanceEvent.apply` declares, and refuses
+    to when `apply` would not leave the state a new event starts in."""
+    from billing.services import events
+    from config import fsm
+
+    declared = fsm.transition_states(FinanceEvent, "apply")
+    events.applied_on_insert.cache_clear()
+    assert events.applied_on_insert() == declared.target == "applied"
+
+    moved = fsm.TransitionStates("apply", "state", ("quarantined",), "applied")
+    monkeypatch.setattr(events, "transition_states", lambda model, name: moved)
+    events.applied_on_insert.cache_clear()
+    try:
+        with pytest.raises(ImproperlyConfigured, match="not the initial state 'received'"):
+            events.applied_on_insert()
+    finally:
+        monkeypatch.undo()
+        events.applied_on_insert.cache_clear()
