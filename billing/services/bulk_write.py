@@ -12,7 +12,8 @@ their simple-history rows) without per-row queries:
 - `insert`: plain rows with ids drawn from the table's sequence first, then COPY.
 - `history_insert`: the "+" history rows of inserted instances, stamped with `stamp()`.
 - `update_columns`: one ``UPDATE ... FROM unnest(...)`` for many rows (Django's bulk_update
-  builds a CASE per column with a parameter per row, most of a batch's update time).
+  builds a CASE per column with a parameter per row, most of a batch's update time), each
+  row written only while in its saved FSM state; elsewhere ``UPDATE ... FROM (VALUES ...)``.
 - `select_bound`: a statement with its parameters bound server-side (Django's cursors inline
   them as literals, which for arrays of a thousand values is most of the statement's cost).
 - `history_columns`: which columns of a model's history table copy the model's own.
@@ -326,7 +327,7 @@ def update_columns(model: type[models.Model], objs: list[models.Model], names: l
     if _on_postgres():
         written = _update_columns_pg(model, objs, names, checked)
     else:
-        written = _update_columns_orm(model, objs, names, checked)
+        written = _update_columns_values(model, objs, names, checked)
     if len(written) != len(objs):
         moved = sorted({obj.pk for obj in objs} - written)
         raise ConcurrentTransition(
@@ -337,16 +338,44 @@ def update_columns(model: type[models.Model], objs: list[models.Model], names: l
         mark_states_saved(obj)
 
 
-def _update_columns_orm(model, objs, names, checked) -> set:
+def _update_columns_values(model, objs, names, checked) -> set:
+    """Elsewhere (SQLite 3.35+): ``UPDATE ... FROM (VALUES ...) ... RETURNING pk`` in chunks
+    under the parameter limit (one statement for a posting batch), the values prepared by
+    each field's ``get_db_prep_save`` as Django's own update prepares them."""
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    state_fields = [meta.get_field(name) for name in checked]
+    width = 1 + len(fields) + len(state_fields)
+    # VALUES names its columns column1, column2, ...: the pk, the new values, the states.
+    assignments = ", ".join(f"{qn(f.column)} = v.column{2 + i}" for i, f in enumerate(fields))
+    state_checks = "".join(
+        f" AND t.{qn(f.column)} = v.column{2 + len(fields) + i}" for i, f in enumerate(state_fields)
+    )
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    per_statement = max(1, (connection.features.max_query_params or 999) // width)
     written = set()
-    attnames = [model._meta.get_field(name).attname for name in names]
-    for obj in objs:
-        expected = saved_states(obj)
-        rows = model._base_manager.filter(
-            pk=obj.pk, **{name: expected[name] for name in checked}
-        ).update(**{name: obj.__dict__[name] for name in attnames})
-        if rows:
-            written.add(obj.pk)
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start : start + per_statement]
+            params = []
+            for obj in chunk:
+                expected = saved_states(obj)
+                params.append(obj.pk)
+                params.extend(
+                    f.get_db_prep_save(getattr(obj, f.attname), connection=connection)
+                    for f in fields
+                )
+                params.extend(expected[f.attname] for f in state_fields)
+            # Names come from model metadata, never from input.
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+                f"FROM (VALUES {', '.join([row] * len(chunk))}) AS v "
+                f"WHERE t.{qn(meta.pk.column)} = v.column1{state_checks} "
+                f"RETURNING {qn(meta.pk.column)}",
+                params,
+            )
+            written.update(pk for (pk,) in cursor.fetchall())
     return written
 
 

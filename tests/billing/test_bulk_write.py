@@ -104,9 +104,8 @@ def test_update_columns_marks_the_written_state_as_saved():
     assert Invoice.objects.get(pk=invoice.pk).erp_status == "posted"
 
 
-def test_update_columns_is_one_statement_on_postgresql(django_assert_num_queries, db):
-    if connection.vendor != "postgresql":
-        pytest.skip("the unnest statement is PostgreSQL's; elsewhere Django's bulk_update")
+def test_update_columns_is_one_statement(django_assert_num_queries, db):
+    """PostgreSQL: UPDATE ... FROM unnest(...); SQLite: UPDATE ... FROM (VALUES ...)."""
     invoices = [InvoiceFactory() for _ in range(5)]
     with django_assert_num_queries(1):
         bulk_write.update_columns(Invoice, invoices, ["state", "paid_amount"])
