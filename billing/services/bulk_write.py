@@ -6,17 +6,21 @@ their simple-history rows) without per-row queries:
 
 - `insert_ignoring_conflicts`: ``INSERT ... SELECT ... FROM jsonb_populate_recordset(...)
   ON CONFLICT DO NOTHING RETURNING``, the rows sent as one JSON parameter, so that rows another
-  transaction holds are skipped (after waiting for it), never stored twice. SQLite:
-  ``INSERT OR IGNORE ... RETURNING`` (3.35+) through Django's insert compiler.
+  transaction holds are skipped (after waiting for it), never stored twice. Elsewhere
+  (SQLite 3.35+): ``INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING``, the values
+  prepared by each field's public API (``pre_save``, ``get_db_prep_save``).
 - `insert`: plain rows with ids drawn from the table's sequence first, then COPY.
 - `history_insert`: the "+" history rows of inserted instances, stamped with `stamp()`.
 - `update_columns`: one ``UPDATE ... FROM unnest(...)`` for many rows (Django's bulk_update
-  builds a CASE per column with a parameter per row, most of a batch's update time).
+  builds a CASE per column with a parameter per row, most of a batch's update time), each
+  row written only while in its saved FSM state; elsewhere ``UPDATE ... FROM (VALUES ...)``.
 - `select_bound`: a statement with its parameters bound server-side (Django's cursors inline
   them as literals, which for arrays of a thousand values is most of the statement's cost).
 - `history_columns`: which columns of a model's history table copy the model's own.
 
 Errors are Django's (IntegrityError on a unique violation), so callers can fall back.
+Statements are built from the models' ``_meta`` only; no Django query or compiler internals.
+Instances written here are marked saved through `config.instances.mark_saved`.
 """
 
 import json
@@ -28,12 +32,11 @@ import orjson
 import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
-from django.db.models.constants import OnConflict
-from django.db.models.sql.subqueries import InsertQuery
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
 from config.fsm import concurrent_state_attnames, mark_states_saved, saved_states
+from config.instances import mark_saved
 
 
 def _on_postgres() -> bool:
@@ -116,13 +119,6 @@ def _copy(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) 
             copy.write_row(row)
 
 
-def _mark_saved(obj: models.Model, pk, alias: str) -> None:
-    obj.pk = pk
-    obj._state.adding = False
-    obj._state.db = alias
-    mark_states_saved(obj)  # a later save() must find the state as inserted
-
-
 def insert_ignoring_conflicts(
     model: type[models.Model],
     objs: list[models.Model],
@@ -149,26 +145,50 @@ def insert_ignoring_conflicts(
         history = _HistoryOfInsert(model, objs, keys, default_user) if with_history else None
         rows = _insert_json(model, fields, keys, objs, history)
     else:
-        rows = []
-        returning_fields = [meta.pk, *keys]
-        batch_size = max(1, connection.ops.bulk_batch_size(fields + returning_fields, objs))
-        with connection.cursor() as cursor:
-            for start in range(0, len(objs), batch_size):
-                query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-                query.insert_values(fields, objs[start : start + batch_size])
-                compiler = query.get_compiler(connection=connection)
-                compiler.returning_fields = returning_fields
-                for sql, params in compiler.as_sql():
-                    cursor.execute(sql, params)
-                    rows.extend(cursor.fetchall())
+        rows = _insert_values(model, fields, keys, objs)
     alias = connection.alias
     for pk, *key in rows:
-        _mark_saved(by_key[tuple(key)], pk, alias)
+        obj = by_key[tuple(key)]
+        obj.pk = pk
+        mark_saved(obj, using=alias)  # a later save() updates, and finds the state inserted
         inserted.add(tuple(key))
     if with_history and not _on_postgres():
         claimed = [obj for obj in objs if obj.pk is not None]
         history_insert(model, claimed, default_user=default_user)
     return inserted
+
+
+def _insert_values(model, fields, keys, objs) -> list[tuple]:
+    """``INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING pk, key`` (SQLite 3.35+), in
+    chunks under the backend's parameter limit; the (pk, *key) rows inserted.
+
+    Each value is what Django's own insert sends: the field's ``pre_save(obj, add=True)``
+    (auto_now and the like), prepared by ``get_db_prep_save`` for this connection.
+    """
+    qn = connection.ops.quote_name
+    meta = model._meta
+    columns = ", ".join(qn(f.column) for f in fields)
+    returning = ", ".join(qn(f.column) for f in [meta.pk, *keys])
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per_statement = max(1, (connection.features.max_query_params or 999) // len(fields))
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start : start + per_statement]
+            params = [
+                field.get_db_prep_save(field.pre_save(obj, True), connection=connection)
+                for obj in chunk
+                for field in fields
+            ]
+            # Names come from model metadata, never from input.
+            cursor.execute(
+                f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
+                f"VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT DO NOTHING RETURNING {returning}",
+                params,
+            )
+            rows.extend(cursor.fetchall())
+    return rows
 
 
 class _HistoryOfInsert:
@@ -287,7 +307,7 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
         _copy(raw, meta.db_table, [f.column for f in fields], map(_row_builder(fields), objs))
     alias = connection.alias
     for obj in objs:
-        _mark_saved(obj, obj.pk, alias)
+        mark_saved(obj, using=alias)
 
 
 def update_columns(model: type[models.Model], objs: list[models.Model], names: list[str]) -> None:
@@ -307,7 +327,7 @@ def update_columns(model: type[models.Model], objs: list[models.Model], names: l
     if _on_postgres():
         written = _update_columns_pg(model, objs, names, checked)
     else:
-        written = _update_columns_orm(model, objs, names, checked)
+        written = _update_columns_values(model, objs, names, checked)
     if len(written) != len(objs):
         moved = sorted({obj.pk for obj in objs} - written)
         raise ConcurrentTransition(
@@ -318,16 +338,44 @@ def update_columns(model: type[models.Model], objs: list[models.Model], names: l
         mark_states_saved(obj)
 
 
-def _update_columns_orm(model, objs, names, checked) -> set:
+def _update_columns_values(model, objs, names, checked) -> set:
+    """Elsewhere (SQLite 3.35+): ``UPDATE ... FROM (VALUES ...) ... RETURNING pk`` in chunks
+    under the parameter limit (one statement for a posting batch), the values prepared by
+    each field's ``get_db_prep_save`` as Django's own update prepares them."""
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    state_fields = [meta.get_field(name) for name in checked]
+    width = 1 + len(fields) + len(state_fields)
+    # VALUES names its columns column1, column2, ...: the pk, the new values, the states.
+    assignments = ", ".join(f"{qn(f.column)} = v.column{2 + i}" for i, f in enumerate(fields))
+    state_checks = "".join(
+        f" AND t.{qn(f.column)} = v.column{2 + len(fields) + i}" for i, f in enumerate(state_fields)
+    )
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    per_statement = max(1, (connection.features.max_query_params or 999) // width)
     written = set()
-    attnames = [model._meta.get_field(name).attname for name in names]
-    for obj in objs:
-        expected = saved_states(obj)
-        rows = model._base_manager.filter(
-            pk=obj.pk, **{name: expected[name] for name in checked}
-        ).update(**{name: obj.__dict__[name] for name in attnames})
-        if rows:
-            written.add(obj.pk)
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start : start + per_statement]
+            params = []
+            for obj in chunk:
+                expected = saved_states(obj)
+                params.append(obj.pk)
+                params.extend(
+                    f.get_db_prep_save(getattr(obj, f.attname), connection=connection)
+                    for f in fields
+                )
+                params.extend(expected[f.attname] for f in state_fields)
+            # Names come from model metadata, never from input.
+            cursor.execute(
+                f"UPDATE {qn(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+                f"FROM (VALUES {', '.join([row] * len(chunk))}) AS v "
+                f"WHERE t.{qn(meta.pk.column)} = v.column1{state_checks} "
+                f"RETURNING {qn(meta.pk.column)}",
+                params,
+            )
+            written.update(pk for (pk,) in cursor.fetchall())
     return written
 
 

@@ -7,8 +7,9 @@ not applicable. `event_applied` is sent once the applying transaction commits.
 """
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -21,6 +22,7 @@ from billing.models import FinanceEvent
 from billing.schema import Envelope, EventSchemaError, canonical_digest, validate_event
 from billing.signals import event_applied, outbox_wanted
 from config.correlation import get_correlation_id
+from config.fsm import transition_states
 from config.history import stamp
 from config.instances import build
 from exceptions.services import case_open_or_bump, cases_resolve_for_subject
@@ -52,6 +54,21 @@ def actor_or_none(actor):
     return actor if actor is not None and getattr(actor, "pk", None) else None
 
 
+@cache
+def applied_on_insert() -> str:
+    """The state a new event is stored in when its effects are stored with it: the target of
+    the `apply` transition as FinanceEvent declares it. Raises ImproperlyConfigured when
+    `apply` does not leave the state a new event starts in (then an event may not be stored
+    applied without running the transition)."""
+    apply = transition_states(FinanceEvent, "apply")
+    initial = str(FinanceEvent._meta.get_field(apply.field).get_default())
+    if initial not in apply.sources:
+        raise ImproperlyConfigured(
+            f"FinanceEvent.apply leaves {apply.sources}, not the initial state {initial!r}"
+        )
+    return apply.target
+
+
 def event_build(
     *, envelope: Envelope, body: dict, digest: str, actor, received_at=None, applied=False
 ) -> FinanceEvent:
@@ -59,7 +76,8 @@ def event_build(
 
     With applied=True: the event as `apply()` leaves it, for a caller that stores the event
     and its records in one statement each (the batch fast path), so it is never stored
-    `received`; that saves a transition per event, not a step of the state machine.
+    `received`; that saves a transition per event, not a step of the state machine: the
+    state is the target `FinanceEvent.apply` declares (`applied_on_insert`).
 
     `correlation_id` is the event's own `correlationid`, else the request's X-Correlation-ID.
     An event of a type no receiver subscribed to (billing.signals.outbox_subscribe) is
@@ -67,7 +85,7 @@ def event_build(
     """
     received_at = received_at or timezone.now()
     if applied:
-        state = {"state": FinanceEventState.APPLIED, "applied_at": received_at, "apply_attempts": 1}
+        state = {"state": applied_on_insert(), "applied_at": received_at, "apply_attempts": 1}
     else:
         state = {}
     return build(

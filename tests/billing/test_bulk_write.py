@@ -19,11 +19,10 @@ def _event(event_id: str, **extra) -> FinanceEvent:
         source="s",
         event_id=event_id,
         type="usage.recorded",
-        event_time=timezone.now(),
         entity="US01",
         body={"id": event_id, "n": Decimal("1.50")},
         body_digest="d" * 64,
-        **extra,
+        **{"event_time": timezone.now(), **extra},
     )
 
 
@@ -105,12 +104,38 @@ def test_update_columns_marks_the_written_state_as_saved():
     assert Invoice.objects.get(pk=invoice.pk).erp_status == "posted"
 
 
-def test_update_columns_is_one_statement_on_postgresql(django_assert_num_queries, db):
-    if connection.vendor != "postgresql":
-        pytest.skip("the unnest statement is PostgreSQL's; elsewhere Django's bulk_update")
+def test_update_columns_is_one_statement(django_assert_num_queries, db):
+    """PostgreSQL: UPDATE ... FROM unnest(...); SQLite: UPDATE ... FROM (VALUES ...)."""
     invoices = [InvoiceFactory() for _ in range(5)]
     with django_assert_num_queries(1):
         bulk_write.update_columns(Invoice, invoices, ["state", "paid_amount"])
+
+
+@pytest.mark.django_db
+def test_insert_ignoring_conflicts_many_rows_store_what_the_orm_stores():
+    """More rows than one statement's parameters hold (SQLite: several statements): every
+    new row is stored as save() stores it, with its pk; stored keys are skipped."""
+    when = timezone.now()
+    for event_id in ("e7", "e150"):
+        _event(event_id, event_time=when).save()
+    events = [_event(f"e{i}", event_time=when, apply_attempts=i) for i in range(300)]
+    inserted = bulk_write.insert_ignoring_conflicts(FinanceEvent, events, ("source", "event_id"))
+    assert inserted == {("s", f"e{i}") for i in range(300)} - {("s", "e7"), ("s", "e150")}
+    reference = _event("ref", event_time=when, apply_attempts=5)
+    reference.save()
+    stored = FinanceEvent.objects.in_bulk()
+    assert len(stored) == 301
+    skip = {"id", "event_id", "apply_attempts", "received_at", "body"}
+    expected = {k: v for k, v in _comparable(stored[reference.pk]).items() if k not in skip}
+    for event in events:
+        if event.event_id in ("e7", "e150"):
+            assert event.pk is None
+            continue
+        row = _comparable(stored[event.pk])
+        assert (row["event_id"], row["apply_attempts"]) == (event.event_id, event.apply_attempts)
+        assert row["received_at"] == event.received_at
+        assert row["body"] == {"id": event.event_id, "n": "1.50"}
+        assert {k: v for k, v in row.items() if k not in skip} == expected
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from billing.models import (
@@ -243,3 +244,55 @@ def test_batch_and_per_item_paths_give_same_payment_records_and_history(world, a
         ("~", "partially_paid", Decimal("70.0000")),
         ("~", "paid", Decimal("100.0000")),
     ]
+
+
+def test_batch_payment_on_invoice_paid_after_preload_allocates_on_locked_row(
+    world, actor, monkeypatch
+):
+    """Another writer pays part of inv_x between the batch's reads and its transaction: the
+    fast path allocates on the invoice as locked (30 open, not 100) and records the
+    transition from the locked state, where a stale copy would be refused as concurrent."""
+    from billing.services.batch.plan import Classifier
+
+    preload = Classifier.preload
+
+    def preload_then_someone_pays(self, items):
+        preload(self, items)
+        other = event_body("payment.settled", invoice_id="inv_x", amount="70.00")
+        assert event_ingest(body=other, actor=actor).status == 202
+
+    monkeypatch.setattr(Classifier, "preload", preload_then_someone_pays)
+    body = event_body("payment.settled", invoice_id="inv_x", amount="50.00")
+    (result,) = events_ingest_batch(bodies=[body], actor=actor)
+
+    assert result["status"] == 202
+    assert result["records"]["allocations"] == {"inv_x": "30.00"}
+    assert result["records"]["unallocated"] == "20.00"
+    invoice = Invoice.objects.get(invoice_id="inv_x")
+    assert (invoice.state, invoice.paid_amount) == ("paid", Decimal("100.00"))
+    assert [h.state for h in invoice.history.order_by("history_id")] == [
+        "issued",
+        "partially_paid",
+        "paid",
+    ]
+
+
+def test_fast_path_state_comes_from_the_apply_declaration(monkeypatch):
+    """The fast path stores an event in the target `FinanceEvent.apply` declares, and refuses
+    to when `apply` would not leave the state a new event starts in."""
+    from billing.services import events
+    from config import fsm
+
+    declared = fsm.transition_states(FinanceEvent, "apply")
+    events.applied_on_insert.cache_clear()
+    assert events.applied_on_insert() == declared.target == "applied"
+
+    moved = fsm.TransitionStates("apply", "state", ("quarantined",), "applied")
+    monkeypatch.setattr(events, "transition_states", lambda model, name: moved)
+    events.applied_on_insert.cache_clear()
+    try:
+        with pytest.raises(ImproperlyConfigured, match="not the initial state 'received'"):
+            events.applied_on_insert()
+    finally:
+        monkeypatch.undo()
+        events.applied_on_insert.cache_clear()
