@@ -188,8 +188,9 @@ class ErpSnapshotRow(SnapshotRow):
 
     @property
     def key(self) -> str:
-        """How a break names this ERP document across runs."""
-        return f"erp:{self.external_id}" if self.external_id else f"erp-number:{self.number}"
+        """How a break names this ERP document across runs: its external id and its number
+        (two listed documents may share an external id, never a number)."""
+        return f"erp:{self.external_id}|{self.number}"
 
 
 class BillingSnapshotRow(SnapshotRow):
