@@ -152,7 +152,7 @@ def reference(bills: list[Doc], erps: list[Doc]) -> tuple[set, set, set]:
 # -- random document sets with defects ------------------------------------------------------------
 DEFECTS = (
     "none", "none", "none", "missing", "round_in", "round_out", "tax", "currency", "status",
-    "dup_same_id", "dup_copy", "rekeyed", "rekeyed_unrecorded", "other_kind",
+    "dup_same_id", "dup_copy", "lookalike", "rekeyed", "rekeyed_unrecorded", "other_kind",
 )  # fmt: skip
 bill_spec = st.tuples(
     st.sampled_from(["invoice", "invoice", "payment", "credit_note"]),
@@ -209,6 +209,8 @@ def generate(bill_specs, extra_specs, summary_specs) -> tuple[list[Doc], list[Do
             erp(b)
         if defect == "dup_copy":
             erp(b, external_id=f"copy{i + 1}")
+        if defect == "lookalike":  # same party and amount, another day: not a duplicate
+            erp(b, external_id=f"other{i + 1}", day=day % 28 + 1)
         bills.append(b)
     for kind, party, total, day in extra_specs:
         erp(Doc(0, kind, "", f"extra{len(erps) + 1}", party, "USD", total, D(0), "", day))
