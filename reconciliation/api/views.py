@@ -2,7 +2,7 @@
 acceptance, and decisions on suggested matches. Each command calls one service."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -29,6 +29,9 @@ BREAK_CHANGE = ("reconciliation.change_break", "recon:write")
 MATCH_CHANGE = ("reconciliation.change_match", "recon:write")
 BREAK_READ = ("reconciliation.view_break", "read")
 MATCH_READ = ("reconciliation.view_match", "read")
+# A run's breaks and matches are filtered by these FilterSets (the run's own list by its).
+BREAK_FILTERS = [OpenApiParameter(n, str) for n in ("kind", "state", "party_code")]
+MATCH_FILTERS = [OpenApiParameter(n, str) for n in ("rule", "status")]
 
 
 def _input(serializer_class, data) -> dict:
@@ -63,14 +66,14 @@ class ReconciliationRunViewSet(
             ReconciliationRunSerializer(run_get(run.pk)).data, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(responses=BreakSerializer(many=True))
-    @action(detail=True, methods=["get"], filterset_class=BreakFilterSet)
+    @extend_schema(responses=BreakSerializer(many=True), filters=False, parameters=BREAK_FILTERS)
+    @action(detail=True, methods=["get"])
     def breaks(self, request, pk=None):
         queryset = self.filter_queryset_for(break_list(run=self._run(pk)), BreakFilterSet)
         return self._paged(queryset, BreakSerializer)
 
-    @extend_schema(responses=MatchSerializer(many=True))
-    @action(detail=True, methods=["get"], filterset_class=MatchFilterSet)
+    @extend_schema(responses=MatchSerializer(many=True), filters=False, parameters=MATCH_FILTERS)
+    @action(detail=True, methods=["get"])
     def matches(self, request, pk=None):
         queryset = self.filter_queryset_for(match_list(run=self._run(pk)), MatchFilterSet)
         return self._paged(queryset, MatchSerializer)

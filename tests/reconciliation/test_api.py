@@ -80,3 +80,21 @@ def test_post_run_without_permission_or_scope_refused(api_for_role, api_with_sco
     assert api_for_role("auditor").post(URL, body, format="json").status_code == 403
     assert api_with_scopes("read").post(URL, body, format="json").status_code == 403
     assert api_with_scopes("recon:write").post(URL, body, format="json").status_code == 202
+
+
+def test_get_run_breaks_filtered_by_kind_within_query_budget(ran, django_assert_max_num_queries):
+    _, api, started = ran
+
+    with django_assert_max_num_queries(8):
+        response = api.get(f"{URL}/{started['id']}/breaks", {"kind": "tax_mismatch"})
+
+    assert [b["key"] for b in response.json()["results"]] == ["tax_mismatch|invoice:INV-tax"]
+
+
+def test_get_breaks_list_query_count_does_not_grow_with_rows(ran, django_assert_max_num_queries):
+    _, api, _ = ran
+
+    with django_assert_max_num_queries(8):
+        response = api.get(f"{URL}/breaks", {"page_size": 100})
+
+    assert response.status_code == 200 and len(response.json()["results"]) == Break.objects.count()
