@@ -2,9 +2,11 @@
 breaks and matches, accept a break, confirm suggestions; permissions and scopes."""
 
 import pytest
+from django.db import transaction
 
 from reconciliation.choices import MatchStatus
 from reconciliation.models import Break, Match, ReconciliationRun
+from reconciliation.tasks import run_execute_task
 from tests.reconciliation import scenario
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stateful_sandbox")]
@@ -12,7 +14,12 @@ URL = "/api/v1/reconciliation-runs"
 
 
 @pytest.fixture
-def ran(api_for_role, django_capture_on_commit_callbacks):
+def ran(api_for_role, django_capture_on_commit_callbacks, monkeypatch):
+    # The worker's part, inline (with REDIS_URL set, send_task would only queue it).
+    monkeypatch.setattr(
+        "reconciliation.services.runs.run_enqueue",
+        lambda run_id: transaction.on_commit(lambda: run_execute_task(run_id=run_id)),
+    )
     s = scenario.build()
     api = api_for_role("finance_ops")
     with django_capture_on_commit_callbacks(execute=True):
