@@ -27,6 +27,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "exceptions.add_casecomment",
         "erp_sync.replay_syncjob",
         "erp_sync.cancel_syncjob",
+        "reconciliation.add_reconciliationrun",
+        "reconciliation.change_break",
+        "reconciliation.change_match",
     },
     CHANNEL_MANAGER: {
         "exceptions.add_casecomment",

@@ -2,6 +2,14 @@
 
 from rest_framework.routers import SimpleRouter
 
+from reconciliation.api.views import BreakViewSet, MatchDecisionViewSet, ReconciliationRunViewSet
+
 router = SimpleRouter()
 router.trailing_slash = "/?"  # accept /events and /events/
+# Breaks and matches first: their prefixes start with the runs' one.
+router.register("reconciliation-runs/breaks", BreakViewSet, basename="reconciliation-break")
+router.register(
+    "reconciliation-runs/matches", MatchDecisionViewSet, basename="reconciliation-match"
+)
+router.register("reconciliation-runs", ReconciliationRunViewSet, basename="reconciliation-run")
 urlpatterns = router.urls

@@ -1,0 +1,71 @@
+"""The vocabularies of reconciliation: scopes, states, match rules and break kinds."""
+
+from django.db import models
+
+
+class RunScope(models.TextChoices):
+    DOCUMENTS = "documents", "Documents (invoices, credit notes, payments)"
+    USAGE = "usage", "Usage recorded vs invoiced"
+    PARTNERS = "partners", "Accruals vs settlements"
+
+
+class RunState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+# A run in one of these states holds its (entity, period, scope): a database constraint.
+ACTIVE_RUN_STATES = (RunState.QUEUED, RunState.RUNNING)
+
+
+class MatchRule(models.TextChoices):
+    """Why two sides were paired, in the order the engine applies the rules."""
+
+    EXTERNAL_ID = "external_id", "Same external id"
+    DOCUMENT_NUMBER = "document_number", "Same ERP document number"
+    SUMMARY_1N = "summary_1n", "One ERP summary entry covers several documents"
+    SUGGESTED = "suggested", "Same party, amount and date window (needs a person)"
+
+
+class MatchStatus(models.TextChoices):
+    MATCHED = "matched", "Matched"
+    SUGGESTED = "suggested", "Suggested"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+
+
+# A match in one of these states pairs the two sides for break classification.
+PAIRED_STATUSES = (MatchStatus.MATCHED, MatchStatus.CONFIRMED)
+
+
+class BreakKind(models.TextChoices):
+    MISSING_IN_ERP = "missing_in_erp", "Missing in the ERP"
+    MISSING_IN_BILLING = "missing_in_billing", "Missing in billing"
+    AMOUNT_MISMATCH = "amount_mismatch", "Amounts differ"
+    CURRENCY_MISMATCH = "currency_mismatch", "Currencies differ"
+    TAX_MISMATCH = "tax_mismatch", "Tax differs"
+    DUPLICATE_IN_ERP = "duplicate_in_erp", "Duplicate in the ERP"
+    STATUS_MISMATCH = "status_mismatch", "Status differs"
+
+
+class BreakState(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    RESOLVED = "resolved", "Resolved"
+
+
+class DocumentStatus(models.TextChoices):
+    """A document's settlement status, the same words on both sides ("" = not known)."""
+
+    UNKNOWN = "", "Unknown"
+    OPEN = "open", "Open"
+    SETTLED = "settled", "Settled (paid, credited or written off)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# ERP kind of a summary entry: one ERP document standing for several billing documents.
+SUMMARY_KIND = "summary"
+# Billing document kinds of the documents scope (the ERP kinds of erp_sync's DocumentType).
+DOCUMENT_SCOPE_KINDS = ("invoice", "credit_note", "payment", "refund", "write_off")

@@ -1,0 +1,232 @@
+"""Breaks: written from a run's findings, accepted by a person, resolved when they are gone.
+
+Every break has one exception case (kind `reconciliation_<break kind>`, subject the break):
+an open break opens or bumps it, an accepted or resolved break resolves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
+from django_fsm import TransitionNotAllowed
+
+from config.history import stamp
+from exceptions.services import case_open_or_bump, cases_resolve_for_subject
+from reconciliation.choices import BreakKind, BreakState
+from reconciliation.errors import ReconciliationError
+from reconciliation.models import BillingSnapshotRow, Break, ErpSnapshotRow, ReconciliationRun
+
+CASE_KIND_PREFIX = "reconciliation_"
+CASE_SEVERITY = {
+    BreakKind.MISSING_IN_ERP: "high",
+    BreakKind.MISSING_IN_BILLING: "high",
+    BreakKind.AMOUNT_MISMATCH: "high",
+    BreakKind.CURRENCY_MISMATCH: "high",
+    BreakKind.DUPLICATE_IN_ERP: "high",
+    BreakKind.TAX_MISMATCH: "medium",
+    BreakKind.STATUS_MISMATCH: "medium",
+}
+# Break fields a run rewrites each time it finds the break.
+VALUE_FIELDS = (
+    "party_code",
+    "document_date",
+    "billing_kind",
+    "billing_number",
+    "billing_currency",
+    "billing_total_amount",
+    "billing_tax_amount",
+    "billing_status",
+    "erp_external_id",
+    "erp_number",
+    "erp_currency",
+    "erp_total_amount",
+    "erp_tax_amount",
+    "erp_status",
+    "difference_amount",
+    "difference_currency",
+)
+
+
+def break_key(kind: str, billing: BillingSnapshotRow | None, erp: ErpSnapshotRow | None) -> str:
+    """The natural key: the kind and the side the break is about (billing's when present)."""
+    side = billing.key if billing is not None else erp.key
+    return f"{kind!s}|{side}"[:255]
+
+
+def break_values(kind: str, billing: BillingSnapshotRow | None, erp: ErpSnapshotRow | None) -> dict:
+    """Both sides' values and the difference (ERP minus billing) of one finding."""
+    values: dict = dict.fromkeys(VALUE_FIELDS, "")
+    values.update(
+        billing_total_amount=None,
+        billing_tax_amount=None,
+        erp_total_amount=None,
+        erp_tax_amount=None,
+        difference_amount=None,
+        document_date=None,
+    )
+    if billing is not None:
+        values.update(
+            party_code=billing.party_code,
+            document_date=billing.document_date,
+            billing_kind=billing.kind,
+            billing_number=billing.number,
+            billing_currency=billing.currency,
+            billing_total_amount=billing.total_amount,
+            billing_tax_amount=billing.tax_amount,
+            billing_status=billing.status,
+        )
+    if erp is not None:
+        values.update(
+            erp_external_id=erp.external_id,
+            erp_number=erp.number,
+            erp_currency=erp.currency,
+            erp_total_amount=erp.total_amount,
+            erp_tax_amount=erp.tax_amount,
+            erp_status=erp.status,
+        )
+        values["party_code"] = values["party_code"] or erp.party_code
+        values["document_date"] = values["document_date"] or erp.document_date
+    values.update(_difference(kind, billing, erp))
+    return values
+
+
+def _difference(kind: str, billing, erp) -> dict:
+    if kind == BreakKind.CURRENCY_MISMATCH:
+        return {"difference_amount": None, "difference_currency": ""}
+    if kind == BreakKind.TAX_MISMATCH:
+        return {
+            "difference_amount": erp.tax_amount - billing.tax_amount,
+            "difference_currency": billing.currency,
+        }
+    erp_total = erp.total_amount if erp is not None else Decimal(0)
+    billing_total = billing.total_amount if billing is not None else Decimal(0)
+    currency = billing.currency if billing is not None else erp.currency
+    return {"difference_amount": erp_total - billing_total, "difference_currency": currency}
+
+
+def _case_title(item: Break, run: ReconciliationRun) -> str:
+    what = (
+        f"{item.billing_kind.replace('_', ' ')} {item.billing_number}"
+        if item.billing_number
+        else f"ERP document {item.erp_number or item.erp_external_id}"
+    )
+    return f"{item.get_kind_display()}: {what} ({run.entity.code} {run.period_start:%Y-%m})"
+
+
+def _case_open(item: Break, run: ReconciliationRun, *, actor) -> None:
+    case_open_or_bump(
+        subject=item,
+        kind=CASE_KIND_PREFIX + item.kind,
+        severity=CASE_SEVERITY[item.kind],
+        title=_case_title(item, run),
+        detail={
+            "break": item.pk,
+            "run": run.pk,
+            "billing": f"{item.billing_total_amount} {item.billing_currency}".strip(),
+            "erp": f"{item.erp_total_amount} {item.erp_currency}".strip(),
+            "difference": f"{item.difference_amount} {item.difference_currency}".strip(),
+        },
+        entity=run.entity.code,
+        customer=item.party_code,
+        period=f"{run.period_start:%Y-%m}",
+        actor=actor,
+    )
+
+
+def breaks_record(
+    *,
+    run: ReconciliationRun,
+    findings: Iterable[tuple[str, int | None, int | None]],
+    actor,
+) -> int:
+    """Write a completed run's findings as breaks; returns how many breaks the run found.
+
+    Inside the caller's transaction. A finding whose key exists updates that break (a
+    resolved one is reopened); a new key creates one; an open or accepted break of the run's
+    entity, period and scope that the run did not find is resolved. Open breaks open or bump
+    their case; resolved ones resolve it. Idempotent for the same findings, except that each
+    re-run bumps the cases of the open breaks once more.
+    """
+    findings = list(findings)
+    billing = BillingSnapshotRow.objects.in_bulk([b for _, b, _ in findings if b])
+    erp = ErpSnapshotRow.objects.in_bulk([e for _, _, e in findings if e])
+    found: dict[str, tuple[str, dict]] = {}
+    for kind, b_id, e_id in findings:
+        b, e = billing.get(b_id), erp.get(e_id)
+        found.setdefault(break_key(kind, b, e), (kind, break_values(kind, b, e)))
+    scope = {
+        "entity_id": run.entity_id,
+        "period_start": run.period_start,
+        "period_end": run.period_end,
+        "scope": run.scope,
+    }
+    existing = {item.key: item for item in Break.objects.select_for_update().filter(**scope)}
+    for key, (kind, values) in sorted(found.items()):
+        item = existing.get(key)
+        if item is None:
+            item = Break(key=key, kind=kind, first_seen_run=run, last_seen_run=run, **scope)
+            reason = f"found by run #{run.pk}"
+        else:
+            item.last_seen_run = run
+            reason = f"found again by run #{run.pk}"
+            if item.state == BreakState.RESOLVED:
+                item.reopen()
+                reason = f"recurred in run #{run.pk}"
+        for name, value in values.items():
+            setattr(item, name, value)
+        stamp(item, actor=actor, reason=reason)
+        item.save()
+        if item.state == BreakState.OPEN:
+            _case_open(item, run, actor=actor)
+    for key, item in existing.items():
+        if key not in found and item.state != BreakState.RESOLVED:
+            _resolve(item, run=run, actor=actor, reason=f"no longer found by run #{run.pk}")
+    return len(found)
+
+
+def _resolve(item: Break, *, run: ReconciliationRun | None, actor, reason: str) -> None:
+    item.resolve(run=run)
+    stamp(item, actor=actor, reason=f"resolved: {reason}")
+    item.save(update_fields=["state", "resolved_run", "resolved_at"])
+    cases_resolve_for_subject(subject=item, actor=actor, reason=reason)
+
+
+def breaks_resolve(*, breaks: Iterable[Break], actor, reason: str) -> int:
+    """Resolve open or accepted breaks (and their cases); returns how many. Idempotent."""
+    count = 0
+    with transaction.atomic():
+        for item in Break.objects.select_for_update().filter(pk__in=[b.pk for b in breaks]):
+            if item.state != BreakState.RESOLVED:
+                _resolve(item, run=None, actor=actor, reason=reason)
+                count += 1
+    return count
+
+
+def break_accept(*, item: Break, note: str, actor) -> Break:
+    """Accept an open break as it is, with `note` saying why; resolves its case.
+
+    Idempotent on an accepted break. Raises ReconciliationError: `note_required` for a blank
+    note, `illegal_transition` for a resolved break.
+    """
+    note = (note or "").strip()
+    if not note:
+        raise ReconciliationError(
+            "accepting a break needs a note saying why", code="note_required", field="note",
+            status=400,
+        )  # fmt: skip
+    with transaction.atomic():
+        item = Break.objects.select_for_update().get(pk=item.pk)
+        if item.state == BreakState.ACCEPTED:
+            return item
+        try:
+            item.accept(note=note, by=actor if actor is not None and actor.pk else None)
+        except TransitionNotAllowed:
+            raise ReconciliationError(
+                f"cannot accept a break that is {item.state}", code="illegal_transition"
+            ) from None
+        stamp(item, actor=actor, reason=f"accepted: {note}")
+        item.save(update_fields=["state", "note", "accepted_by", "accepted_at"])
+        cases_resolve_for_subject(subject=item, actor=actor, reason=f"break accepted: {note}")
+    return item
