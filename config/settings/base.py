@@ -227,4 +227,10 @@ LOGGING = {
 CONCORD_EVENT_BATCH_MAX = 1000
 # SLA hours by case severity.
 CONCORD_CASE_SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+# /metrics answers only `Authorization: Bearer <CONCORD_METRICS_TOKEN>` or a peer address in
+# CONCORD_METRICS_ALLOWED_IPS (comma-separated addresses or networks); else 403.
+CONCORD_METRICS_TOKEN = os.environ.get("CONCORD_METRICS_TOKEN", "")
+CONCORD_METRICS_ALLOWED_IPS = [
+    a.strip() for a in os.environ.get("CONCORD_METRICS_ALLOWED_IPS", "").split(",") if a.strip()
+]
 CONCORD_ERP_DEFAULT_ADAPTER = os.environ.get("CONCORD_ERP_DEFAULT_ADAPTER", "sandbox")
