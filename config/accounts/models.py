@@ -3,8 +3,9 @@
 `User` is the custom user model (from the first migration). A partner portal user carries
 the source-system id of its partner in `partner_code` (a string, not a foreign key: the
 partners app sits above this one). An `ApiClient` is a machine caller: a hashed bearer
-token (djangorestframework-api-key), its scopes and throttle rate, and a service user so
-that history rows name the client as the actor.
+token (djangorestframework-api-key), its scopes and throttle rate, the event sources it may
+write (`sources`; "*" for all) and a service user so that history rows name the client as the
+actor.
 """
 
 from django.contrib.auth.models import AbstractUser
@@ -20,6 +21,7 @@ API_SCOPES = {
     "cases:write": "acknowledge, resolve, dismiss and comment on cases",
     "recon:write": "start reconciliation runs",
 }
+ALL_SOURCES = "*"
 
 
 class User(AbstractUser):
@@ -49,9 +51,17 @@ class ApiClient(AbstractAPIKey):
     throttle_rate = models.CharField(
         max_length=32, blank=True, default="", help_text='e.g. "600/min"; blank = default.'
     )
+    sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Event sources this client may ingest and replay; ["*"] for all, [] for none.',
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API client"
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def allows_source(self, source: str) -> bool:
+        return ALL_SOURCES in self.sources or source in self.sources
