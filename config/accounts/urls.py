@@ -6,4 +6,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("two-factor/", views.OtpVerifyView.as_view(), name="otp-verify"),
+    path("two-factor/setup/", views.OtpSetupView.as_view(), name="otp-setup"),
 ]

@@ -6,6 +6,7 @@ and the cache is in-process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +53,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_prometheus",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "config.accounts",
     "exceptions",
     "billing",
@@ -68,10 +72,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "config.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Answers a locked-out sign-in (django-axes); last so it sees the flagged request.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -115,9 +123,42 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("CONCORD_PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in -----------------------------------------------------------------------------
+# django-axes watches every authenticate(): after AXES_FAILURE_LIMIT failures for one
+# username (or from one address) sign-in is locked for AXES_COOLOFF_TIME (a 429 page),
+# whatever the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CONCORD_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONCORD_SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_VERBOSE = False  # our own security events log sign-ins (config/accounts/audit.py)
+# A session ends after this much idle time: every request moves the expiry forward.
+SESSION_COOKIE_AGE = env_int("CONCORD_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+# Two-factor sign-in (TOTP, django-otp): when on, people who may approve settlements or
+# configure the ERP must enrol and verify a code at every sign-in; others verify if they
+# enrolled. Off in the demo and tests, on in production.
+CONCORD_TWO_FACTOR = env_bool("CONCORD_TWO_FACTOR", False)
+CONCORD_TWO_FACTOR_PERMISSIONS = (
+    "partners.approve_settlement",
+    "erp_sync.change_connection",
+    "erp_sync.change_mappingrule",
+)
+OTP_TOTP_ISSUER = "Concord"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
