@@ -65,3 +65,21 @@ class TwoFactorMiddleware:
         if path.startswith(self.OPEN_PREFIXES):
             return True
         return path in {reverse(name) for name in self.OPEN_URL_NAMES}
+
+
+class SecurityAuditMiddleware:
+    """Records every 403 answer (console, API, CSRF, two-factor) as a security event."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 403:
+            from config.accounts.audit import security_event_record
+            from config.accounts.models import SecurityEventKind
+
+            security_event_record(
+                kind=SecurityEventKind.PERMISSION_DENIED, request=request, detail={"status": 403}
+            )
+        return response

@@ -8,5 +8,6 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("two-factor/", views.OtpVerifyView.as_view(), name="otp-verify"),
+    path("security-events/", views.security_event_list_view, name="security-event-list"),
     path("two-factor/setup/", views.OtpSetupView.as_view(), name="otp-setup"),
 ]

@@ -3,6 +3,7 @@ from base64 import b32encode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -11,7 +12,10 @@ from django.views import View
 from django_otp import login as otp_login
 from django_otp import match_token
 
+from config.accounts.filters import SecurityEventFilterSet
+from config.accounts.selectors import security_event_list
 from config.accounts.two_factor import totp_device_confirm, totp_device_pending
+from config.console import filtered_page
 
 
 class LoginView(auth_views.LoginView):
@@ -95,3 +99,10 @@ class OtpSetupView(LoginRequiredMixin, View):
         otp_login(request, device)
         messages.success(request, "Two-factor sign-in is on for your account.")
         return redirect(_next_url(request))
+
+
+@permission_required("accounts.view_securityevent", raise_exception=True)
+def security_event_list_view(request):
+    """Sign-ins, lock-outs, API clients, role changes and refusals, newest first (read-only)."""
+    context = filtered_page(request, SecurityEventFilterSet, security_event_list())
+    return render(request, "accounts/security_event_list.html", context)
