@@ -9,9 +9,14 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from config.accounts.append_only import install_after_migrate
         from config.roles import sync_roles_after_migrate
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="concord-sync-roles")
+        # Sent for this app after the whole migrate: every table exists by then.
+        post_migrate.connect(
+            install_after_migrate, sender=self, dispatch_uid="concord-append-only-triggers"
+        )
         self._connect_security_events()
 
     def _connect_security_events(self) -> None:
