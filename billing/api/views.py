@@ -4,6 +4,7 @@ from collections import Counter
 
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -101,6 +102,7 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             )
         return Response(serializers.FinanceEventDetailSerializer(event).data)
 
+    @extend_schema(operation_id="events_replay_bulk")
     @action(detail=False, methods=["post"], url_path="replay")
     def replay_bulk(self, request):
         body = request.data if isinstance(request.data, dict) else {}

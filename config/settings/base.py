@@ -8,8 +8,10 @@ and the cache is in-process.
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -24,6 +26,20 @@ def env_bool(name: str, default: bool = False) -> bool:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """`url` (redis://host:port/N) pointing at database `db` instead."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def cache_redis_url(broker_url: str) -> str:
+    """The cache's Redis database: the broker's + 1 (its - 1 for the last, 15), never the same,
+    so clearing the cache (FLUSHDB) never drops queued tasks."""
+    path = urlsplit(broker_url).path.strip("/")
+    db = int(path) if path.isdigit() else 0
+    return redis_url_with_db(broker_url, db + 1 if db < 15 else db - 1)
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "concord-insecure-development-key-change-me")
@@ -41,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
@@ -54,6 +71,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_prometheus",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "config.accounts",
@@ -69,6 +87,8 @@ MIDDLEWARE = [
     "config.middleware.CorrelationIdMiddleware",
     "config.middleware.SecurityAuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -168,14 +188,41 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (production); unset here so WhiteNoise does not look for it.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
+# WhiteNoise serves static files. Here from the source folders (no collectstatic for the
+# demo and tests); production collects them under hashed, compressed names (production.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Content Security Policy (django-csp): only our own scripts, styles and images --------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# The broker uses REDIS_URL's database; the cache another one (CACHE_URL, else REDIS_URL's
+# database + 1), so a cache clear never drops queued tasks.
+CACHE_URL = os.environ.get("CACHE_URL", "") or (cache_redis_url(REDIS_URL) if REDIS_URL else "")
+if CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
         }
     }
 else:
@@ -235,6 +282,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Named enums: without them the "state" enums collide (a warning that fails
+    # `check --deploy --fail-level WARNING`).
+    "ENUM_NAME_OVERRIDES": {
+        "FinanceEventStateEnum": "billing.choices.FinanceEventState",
+        "SubscriptionStateEnum": "billing.choices.SubscriptionState",
+        "InvoiceStateEnum": "billing.choices.InvoiceState",
+        "SyncJobStateEnum": "erp_sync.choices.SyncJobState",
+        "CaseStateEnum": "exceptions.models.CaseState",
+    },
 }
 
 # --- Logging: JSON lines carrying the correlation id ---------------------------------------
