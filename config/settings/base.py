@@ -165,6 +165,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONCORD_SIGNIN_LOCKOUT_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# Behind N reverse proxies the client address is the N-th from the right of
+# X-Forwarded-For; without this every sign-in would come from the proxy's address.
+CONCORD_TRUSTED_PROXY_COUNT = env_int("CONCORD_TRUSTED_PROXY_COUNT", 0)
+if CONCORD_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = CONCORD_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 AXES_VERBOSE = False  # our own security events log sign-ins (config/accounts/audit.py)
 # A session ends after this much idle time: every request moves the expiry forward.
 SESSION_COOKIE_AGE = env_int("CONCORD_SESSION_IDLE_MINUTES", 30) * 60
