@@ -95,7 +95,7 @@ class SecurityEvent(models.Model):
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=32, choices=SecurityEventKind.choices, db_index=True)
     user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     username = models.CharField(max_length=150, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)

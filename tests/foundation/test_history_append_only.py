@@ -6,6 +6,7 @@ from django.db import DatabaseError, connection, transaction
 
 from config.accounts.append_only import TRIGGER, append_only_tables
 from config.accounts.models import SecurityEvent
+from config.history import stamp
 from erp_sync.models import Connection
 from tests.erp_sync.factories import ConnectionFactory
 
@@ -52,6 +53,40 @@ def test_update_and_delete_of_a_history_row_are_refused_in_sql():
     with pytest.raises(DatabaseError), transaction.atomic():
         connection_row.history.all().delete()
     assert connection_row.history.filter(history_change_reason="rewritten").count() == 0
+
+
+def test_only_clearing_the_actor_alone_is_let_through(make_user):
+    """Deleting a user sets its history rows' actor to NULL (Django's SET_NULL): allowed;
+    any other change riding along is refused."""
+    row = ConnectionFactory()
+    table = Connection.history.model._meta.db_table
+    actor = make_user("short-lived")
+    stamp(row, actor=actor, reason="paused by the short-lived user")
+    row.paused = True
+    row.save()
+    history_id = row.history.latest("history_id").history_id
+    assert row.history.get(history_id=history_id).history_user_id == actor.pk
+
+    assert "UPDATE refused" in refused(
+        f"UPDATE {table} SET history_user_id = NULL, history_change_reason = 'x' "
+        "WHERE history_id = %s",
+        [history_id],
+    )
+    actor.delete()
+
+    assert row.history.get(history_id=history_id).history_user_id is None
+
+
+def test_deleting_a_user_keeps_their_security_events_by_name(make_user, client):
+    user = make_user("leaver", "auditor")
+    client.force_login(user)  # a sign-in event naming the user
+    client.logout()
+    user.groups.clear()
+
+    user.delete()
+
+    assert SecurityEvent.objects.filter(username="leaver").count() >= 1
+    assert not SecurityEvent.objects.filter(username="leaver", user__isnull=False).exists()
 
 
 def test_history_inserts_still_work_under_the_trigger():

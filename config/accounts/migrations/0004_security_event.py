@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('path', models.CharField(blank=True, default='', max_length=500)),
                 ('correlation_id', models.CharField(blank=True, default='', max_length=64)),
                 ('detail', models.JSONField(blank=True, default=dict)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'ordering': ['-occurred_at', '-id'],
