@@ -1,7 +1,7 @@
 """The /api/v1/ tree: every app's API routes plus the OpenAPI schema and docs."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.api.views import SchemaPermissionMixin
 
@@ -18,7 +18,7 @@ urlpatterns = [
     ),
     path(
         "docs/",
-        type("DocsView", (SchemaPermissionMixin, SpectacularSwaggerView), {}).as_view(
+        type("DocsView", (SchemaPermissionMixin, SpectacularSwaggerSplitView), {}).as_view(
             url_name="api-schema"
         ),
         name="api-docs",

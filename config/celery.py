@@ -22,6 +22,37 @@ app.autodiscover_tasks()
 _tokens: dict[str, object] = {}
 
 
+def broker_eviction_problem(broker_url: str) -> str | None:
+    """Why a Redis broker at `broker_url` may lose queued tasks, or None when it may not.
+
+    Redis evicting keys under memory pressure (any maxmemory-policy but `noeviction`) can
+    drop queued messages silently; with `noeviction` a full Redis refuses new writes loudly.
+    """
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(broker_url, socket_connect_timeout=5, socket_timeout=5)
+    policy = client.info("memory").get("maxmemory_policy", "")
+    if policy != "noeviction":
+        return (
+            f"the Celery broker Redis has maxmemory-policy {policy!r}: it may evict queued "
+            "tasks under memory pressure. Set `maxmemory-policy noeviction` on the broker "
+            "Redis (the cache uses another database or server) and start the worker again."
+        )
+    return None
+
+
+@signals.worker_init.connect
+def refuse_evicting_broker(sender=None, **kwargs):
+    """At worker start-up: refuse (exit) a broker Redis that may evict keys."""
+    app_conf = sender.app.conf if sender is not None else app.conf
+    problem = broker_eviction_problem(app_conf.broker_url or "")
+    if problem:
+        # SystemExit, because Celery logs and swallows ordinary exceptions of signal receivers.
+        raise SystemExit(f"Concord refuses to start the worker: {problem}")
+
+
 @signals.before_task_publish.connect
 def _add_correlation_header(headers=None, **kwargs):
     from config.correlation import get_correlation_id

@@ -1,3 +1,9 @@
+from urllib.parse import urlencode
+
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
 from config.correlation import clean_correlation_id, reset_correlation_id, set_correlation_id
 
 HEADER = "X-Correlation-ID"
@@ -18,4 +24,62 @@ class CorrelationIdMiddleware:
         finally:
             reset_correlation_id(token)
         response[HEADER] = correlation_id
+        return response
+
+
+class TwoFactorMiddleware:
+    """Sends a signed-in person who still owes a second factor to verify or enrol first.
+
+    Only the sign-in, sign-out and two-factor pages (and the probes) are reachable before;
+    a session call to the API answers 403 instead of a redirect. Bearer-token API clients
+    have no session and are not concerned.
+    """
+
+    OPEN_URL_NAMES = (
+        "accounts:login",
+        "accounts:logout",
+        "accounts:otp-verify",
+        "accounts:otp-setup",
+    )
+    OPEN_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from config.accounts.two_factor import two_factor_step
+
+        step = two_factor_step(request.user)
+        if step is None or self._open(request.path):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"errors": [{"field": None, "code": "two_factor_required",
+                             "message": "sign in with your second factor first"}]},
+                status=403,
+            )  # fmt: skip
+        target = reverse(f"accounts:otp-{step}")
+        return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+
+    def _open(self, path: str) -> bool:
+        if path.startswith(self.OPEN_PREFIXES):
+            return True
+        return path in {reverse(name) for name in self.OPEN_URL_NAMES}
+
+
+class SecurityAuditMiddleware:
+    """Records every 403 answer (console, API, CSRF, two-factor) as a security event."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 403:
+            from config.accounts.audit import security_event_record
+            from config.accounts.models import SecurityEventKind
+
+            security_event_record(
+                kind=SecurityEventKind.PERMISSION_DENIED, request=request, detail={"status": 403}
+            )
         return response

@@ -44,7 +44,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.change_apiclient",
         "accounts.view_apiclient",
     },
-    AUDITOR: {"accounts.view_apiclient"},
+    AUDITOR: {"accounts.view_apiclient", "accounts.view_securityevent"},
     PARTNER: {"partners.view_own_statements"},
 }
 # Internal roles read everything in the domain apps.

@@ -4,6 +4,7 @@ Lineage: billing.FinanceEvent → billing record → SyncJob → SyncAttempt →
 (erp_id / erp_number on the job).
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -20,6 +21,19 @@ from erp_sync.choices import (
     HoldReason,
     SyncJobState,
 )
+
+# A connection may only read variables with this prefix, so an admin cannot make Concord
+# send DJANGO_SECRET_KEY or a database password to a host of their choosing.
+SECRET_ENV_PREFIX = "CONCORD_ERP_"
+
+
+def validate_secret_env(value: str) -> None:
+    """Refuse a `secret_env` outside the CONCORD_ERP_ namespace (blank is allowed)."""
+    if value and not value.startswith(SECRET_ENV_PREFIX):
+        raise ValidationError(
+            f"secret_env must name a variable starting with {SECRET_ENV_PREFIX} (got {value!r})",
+            code="secret_env_prefix",
+        )
 
 
 class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
@@ -72,6 +86,9 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        validate_secret_env(self.secret_env)
 
     @transition(
         field=circuit_state,

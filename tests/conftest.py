@@ -74,9 +74,12 @@ def api_with_scopes(db):
     """An APIClient authenticating with a real bearer token holding the given scopes."""
     counter = iter(range(10_000))
 
-    def client(*scopes: str, rate: str = "") -> APIClient:
+    def client(*scopes: str, rate: str = "", sources=("*",)) -> APIClient:
         _, token = api_client_create(
-            name=f"client-{next(counter)}", scopes=list(scopes), throttle_rate=rate
+            name=f"client-{next(counter)}",
+            scopes=list(scopes),
+            sources=list(sources),
+            throttle_rate=rate,
         )
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -4,6 +4,7 @@ from collections import Counter
 
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -24,6 +25,7 @@ from billing.schema import EventSchemaError
 from billing.services import event_ingest, event_replay, events_ingest_batch, events_replay
 from config.api.errors import error, error_response
 from config.api.pagination import LargeListPagination
+from config.api.permissions import allowed_sources, check_sources, may_read
 
 _EVENTS_WRITE = ("billing.add_financeevent", "events:write")
 _EVENTS_REPLAY = ("billing.replay_financeevent", "events:write")
@@ -59,6 +61,9 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(serializer.data)
 
     def create(self, request):
+        check_sources(
+            request, [request.data.get("source")] if isinstance(request.data, dict) else []
+        )
         try:
             outcome = event_ingest(body=request.data, actor=request.user)
         except EventSchemaError as exc:
@@ -72,6 +77,7 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return error_response(
                 [error("events", "required", 'the body must be {"events": [event, ...]}')], 400
             )
+        check_sources(request, [e.get("source") for e in body["events"] if isinstance(e, dict)])
         results = events_ingest_batch(bodies=body["events"], actor=request.user)
         statuses = Counter(result["status"] for result in results)
         states = Counter(result.get("state") for result in results if result["status"] == 202)
@@ -88,9 +94,15 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @action(detail=True, methods=["post"])
     def replay(self, request, source: str, event_id: str):
+        check_sources(request, [source])
         event = event_replay(event=self.get_object(), actor=request.user)
+        if not may_read(request, "billing.view_financeevent"):
+            return Response(
+                {"source": event.source, "event_id": event.event_id, "state": event.state}
+            )
         return Response(serializers.FinanceEventDetailSerializer(event).data)
 
+    @extend_schema(operation_id="events_replay_bulk")
     @action(detail=False, methods=["post"], url_path="replay")
     def replay_bulk(self, request):
         body = request.data if isinstance(request.data, dict) else {}
@@ -111,6 +123,9 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 ],
                 400,
             )
+        if "source" in criteria:
+            listed = criteria["source"]
+            check_sources(request, listed if isinstance(listed, list) else [listed])
         data = QueryDict(mutable=True)
         for key, value in criteria.items():
             data.setlist(key, [str(v) for v in value] if isinstance(value, list) else [str(value)])
@@ -120,7 +135,11 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 f"invalid filter: {filterset.errors.as_text()}", code="invalid", field="filter",
                 status=400,
             )  # fmt: skip
-        counts = events_replay(events=filterset.qs, actor=request.user)
+        events = filterset.qs
+        bound = allowed_sources(request)
+        if bound is not None:
+            events = events.filter(source__in=bound)
+        counts = events_replay(events=events, actor=request.user)
         return Response(counts)
 
 

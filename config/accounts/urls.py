@@ -6,4 +6,8 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("two-factor/", views.OtpVerifyView.as_view(), name="otp-verify"),
+    path("security-events/", views.security_event_list_view, name="security-event-list"),
+    path("two-factor/setup/", views.OtpSetupView.as_view(), name="otp-setup"),
 ]

@@ -1,4 +1,21 @@
+from base64 import b32encode
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django_otp import login as otp_login
+from django_otp import match_token
+
+from config.accounts.filters import SecurityEventFilterSet
+from config.accounts.selectors import security_event_list
+from config.accounts.two_factor import totp_device_confirm, totp_device_pending
+from config.console import filtered_page
 
 
 class LoginView(auth_views.LoginView):
@@ -8,3 +25,84 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     pass
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change one's password; Django's password validators (settings) judge the new one."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("console-home")
+
+    def form_valid(self, form):
+        messages.success(self.request, "Your password was changed.")
+        return super().form_valid(form)
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(max_length=16, strip=True, label="Code from your authenticator app")
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return str(reverse_lazy("console-home"))
+
+
+class OtpVerifyView(LoginRequiredMixin, View):
+    """Second step of sign-in: a code from the enrolled authenticator app."""
+
+    template_name = "accounts/otp_verify.html"
+
+    def get(self, request):
+        return render(
+            request, self.template_name, {"form": TokenForm(), "next": _next_url(request)}
+        )
+
+    def post(self, request):
+        form = TokenForm(request.POST)
+        device = match_token(request.user, form.data.get("token", "")) if form.is_valid() else None
+        if device is None:
+            form.add_error("token", "That code is not valid; try the current one.")
+            context = {"form": form, "next": _next_url(request)}
+            return render(request, self.template_name, context, status=400)
+        otp_login(request, device)
+        return redirect(_next_url(request))
+
+
+class OtpSetupView(LoginRequiredMixin, View):
+    """Enrol an authenticator app: show the key, confirm with a first code."""
+
+    template_name = "accounts/otp_setup.html"
+
+    def _context(self, request, form):
+        device = totp_device_pending(user=request.user)
+        secret = b32encode(device.bin_key).decode()
+        return {
+            "form": form,
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            "config_url": device.config_url,
+            "next": _next_url(request),
+        }
+
+    def get(self, request):
+        return render(request, self.template_name, self._context(request, TokenForm()))
+
+    def post(self, request):
+        form = TokenForm(request.POST)
+        device = totp_device_pending(user=request.user)
+        if not (
+            form.is_valid() and totp_device_confirm(device=device, token=form.cleaned_data["token"])
+        ):
+            form.add_error("token", "That code is not valid; check the app's clock and try again.")
+            return render(request, self.template_name, self._context(request, form), status=400)
+        otp_login(request, device)
+        messages.success(request, "Two-factor sign-in is on for your account.")
+        return redirect(_next_url(request))
+
+
+@permission_required("accounts.view_securityevent", raise_exception=True)
+def security_event_list_view(request):
+    """Sign-ins, lock-outs, API clients, role changes and refusals, newest first (read-only)."""
+    context = filtered_page(request, SecurityEventFilterSet, security_event_list())
+    return render(request, "accounts/security_event_list.html", context)

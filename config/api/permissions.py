@@ -6,9 +6,12 @@ the queryset's model and the `read` scope; anything else is refused. So an endpo
 forgets to declare a write is closed, not open.
 """
 
+from collections.abc import Iterable
+
+from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from config.accounts.models import ApiClient
+from config.accounts.models import ALL_SOURCES, ApiClient
 
 
 def requirement(view, request) -> tuple[str | None, str | None]:
@@ -39,3 +42,35 @@ class RolePermission(BasePermission):
         if not (user and user.is_authenticated) or user.is_api_client:
             return False
         return permission is not None and user.has_perm(permission)
+
+
+def allowed_sources(request) -> list[str] | None:
+    """The event sources the caller may write; None for all (people and "*" clients)."""
+    client = request.auth
+    if not isinstance(client, ApiClient) or client.allows_source(ALL_SOURCES):
+        return None
+    return list(client.sources)
+
+
+def check_sources(request, sources: Iterable) -> None:
+    """Refuse (403, naming them) the event sources an API client is not bound to.
+
+    A missing source (None) is left to the schema, which answers 400.
+    """
+    client = request.auth
+    if not isinstance(client, ApiClient):
+        return
+    refused = sorted(
+        {str(s) for s in sources if s is not None and not client.allows_source(str(s))}
+    )
+    if refused:
+        raise exceptions.PermissionDenied(
+            f"this API client may not write events of source {', '.join(map(repr, refused))}"
+        )
+
+
+def may_read(request, permission: str) -> bool:
+    """May the caller also read? The `read` scope for a client, `permission` for a person."""
+    if isinstance(request.auth, ApiClient):
+        return request.auth.has_scope("read")
+    return request.user.has_perm(permission)

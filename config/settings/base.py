@@ -6,9 +6,12 @@ and the cache is in-process.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -23,6 +26,20 @@ def env_bool(name: str, default: bool = False) -> bool:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """`url` (redis://host:port/N) pointing at database `db` instead."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def cache_redis_url(broker_url: str) -> str:
+    """The cache's Redis database: the broker's + 1 (its - 1 for the last, 15), never the same,
+    so clearing the cache (FLUSHDB) never drops queued tasks."""
+    path = urlsplit(broker_url).path.strip("/")
+    db = int(path) if path.isdigit() else 0
+    return redis_url_with_db(broker_url, db + 1 if db < 15 else db - 1)
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "concord-insecure-development-key-change-me")
@@ -40,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
@@ -52,6 +70,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_prometheus",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "config.accounts",
     "exceptions",
     "billing",
@@ -63,15 +85,22 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.middleware.CorrelationIdMiddleware",
+    "config.middleware.SecurityAuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "config.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Answers a locked-out sign-in (django-axes); last so it sees the flagged request.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -115,9 +144,48 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("CONCORD_PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in -----------------------------------------------------------------------------
+# django-axes watches every authenticate(): after AXES_FAILURE_LIMIT failures for one
+# username (or from one address) sign-in is locked for AXES_COOLOFF_TIME (a 429 page),
+# whatever the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CONCORD_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONCORD_SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# Behind N reverse proxies the client address is the N-th from the right of
+# X-Forwarded-For; without this every sign-in would come from the proxy's address.
+CONCORD_TRUSTED_PROXY_COUNT = env_int("CONCORD_TRUSTED_PROXY_COUNT", 0)
+if CONCORD_TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = CONCORD_TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+AXES_VERBOSE = False  # our own security events log sign-ins (config/accounts/audit.py)
+# A session ends after this much idle time: every request moves the expiry forward.
+SESSION_COOKIE_AGE = env_int("CONCORD_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+# Two-factor sign-in (TOTP, django-otp): when on, people who may approve settlements or
+# configure the ERP must enrol and verify a code at every sign-in; others verify if they
+# enrolled. Off in the demo and tests, on in production.
+CONCORD_TWO_FACTOR = env_bool("CONCORD_TWO_FACTOR", False)
+CONCORD_TWO_FACTOR_PERMISSIONS = (
+    "partners.approve_settlement",
+    "erp_sync.change_connection",
+    "erp_sync.change_mappingrule",
+)
+OTP_TOTP_ISSUER = "Concord"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -126,14 +194,41 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (production); unset here so WhiteNoise does not look for it.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
+# WhiteNoise serves static files. Here from the source folders (no collectstatic for the
+# demo and tests); production collects them under hashed, compressed names (production.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Content Security Policy (django-csp): only our own scripts, styles and images --------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# The broker uses REDIS_URL's database; the cache another one (CACHE_URL, else REDIS_URL's
+# database + 1), so a cache clear never drops queued tasks.
+CACHE_URL = os.environ.get("CACHE_URL", "") or (cache_redis_url(REDIS_URL) if REDIS_URL else "")
+if CACHE_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_URL,
         }
     }
 else:
@@ -193,6 +288,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Named enums: without them the "state" enums collide (a warning that fails
+    # `check --deploy --fail-level WARNING`).
+    "ENUM_NAME_OVERRIDES": {
+        "FinanceEventStateEnum": "billing.choices.FinanceEventState",
+        "SubscriptionStateEnum": "billing.choices.SubscriptionState",
+        "InvoiceStateEnum": "billing.choices.InvoiceState",
+        "SyncJobStateEnum": "erp_sync.choices.SyncJobState",
+        "CaseStateEnum": "exceptions.models.CaseState",
+    },
 }
 
 # --- Logging: JSON lines carrying the correlation id ---------------------------------------
@@ -227,4 +331,10 @@ LOGGING = {
 CONCORD_EVENT_BATCH_MAX = 1000
 # SLA hours by case severity.
 CONCORD_CASE_SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+# /metrics answers only `Authorization: Bearer <CONCORD_METRICS_TOKEN>` or a peer address in
+# CONCORD_METRICS_ALLOWED_IPS (comma-separated addresses or networks); else 403.
+CONCORD_METRICS_TOKEN = os.environ.get("CONCORD_METRICS_TOKEN", "")
+CONCORD_METRICS_ALLOWED_IPS = [
+    a.strip() for a in os.environ.get("CONCORD_METRICS_ALLOWED_IPS", "").split(",") if a.strip()
+]
 CONCORD_ERP_DEFAULT_ADAPTER = os.environ.get("CONCORD_ERP_DEFAULT_ADAPTER", "sandbox")

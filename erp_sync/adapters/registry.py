@@ -7,6 +7,7 @@ import os
 from erp_sync.adapters.base import ErpAdapter, NonRetryableError
 from erp_sync.adapters.sandbox import SandboxAdapter
 from erp_sync.choices import AdapterKind
+from erp_sync.models import SECRET_ENV_PREFIX
 
 # Settings passed to TrytonAdapter as keyword arguments when present.
 _TRYTON_OPTIONS = ("company_id", "payment_method", "timeout")
@@ -29,6 +30,10 @@ def adapter_for(connection) -> ErpAdapter:
         if missing:
             raise NonRetryableError(
                 f"connection {connection.name}: settings lack {', '.join(missing)}"
+            )
+        if connection.secret_env and not connection.secret_env.startswith(SECRET_ENV_PREFIX):
+            raise NonRetryableError(
+                f"connection {connection.name}: secret_env must start with {SECRET_ENV_PREFIX}"
             )
         password = os.environ.get(connection.secret_env) if connection.secret_env else None
         if password is None:

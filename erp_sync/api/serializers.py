@@ -8,7 +8,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from erp_sync.choices import DocumentType
-from erp_sync.models import Connection, MaintenanceWindow, MappingRule
+from erp_sync.models import Connection, MaintenanceWindow, MappingRule, validate_secret_env
 from erp_sync.selectors import connection_in_flight
 from erp_sync.services.connections import SECRET_KEY_RE
 
@@ -160,6 +160,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_success_at",
         ]
         read_only_fields = fields
+
+    def validate_secret_env(self, value: str) -> str:
+        validate_secret_env(value)  # for when the field becomes writable (read-only today)
+        return value
 
     def get_settings(self, connection) -> dict:
         return redacted(connection.settings)

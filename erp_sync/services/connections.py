@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
@@ -25,7 +26,7 @@ from erp_sync.errors import (
     MaintenanceWindowError,
     SecretInSettingsError,
 )
-from erp_sync.models import Connection, MaintenanceWindow
+from erp_sync.models import Connection, MaintenanceWindow, validate_secret_env
 from erp_sync.services.tuning import TuningError, tuning_check
 
 SECRET_KEY_RE = re.compile(
@@ -179,6 +180,10 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
                 "secret_env must be an environment variable NAME (A-Z, 0-9, _), not a value",
                 field="secret_env",
             )
+        try:
+            validate_secret_env(fields["secret_env"])
+        except ValidationError as error:
+            raise ConnectionSettingsError(error.messages[0], field="secret_env") from None
     if "settings" in fields:
         fields["settings"] = _check_settings(fields["settings"] or {})
     return fields

@@ -701,7 +701,9 @@ for code, currency, country in [{rows}]:
     LegalEntity.objects.update_or_create(
         code=code, defaults={{"name": "Bench " + code, "currency": currency, "country": country}}
     )
-client, token = api_client_create(name={CLIENT_NAME!r}, scopes=["events:write", "read"])
+client, token = api_client_create(
+    name={CLIENT_NAME!r}, scopes=["events:write", "read"], sources=["*"]
+)
 print(token)
 """
     return django_shell(code, database_url=database.url).strip().splitlines()[-1]

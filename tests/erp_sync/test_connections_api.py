@@ -9,9 +9,9 @@ URL = "/api/v1/connections"
 
 @pytest.fixture
 def connection(monkeypatch):
-    monkeypatch.setenv("CONCORD_TEST_ERP_PASSWORD", "hunter2-very-secret")
+    monkeypatch.setenv("CONCORD_ERP_TEST_PASSWORD", "hunter2-very-secret")
     connection = ConnectionFactory(
-        entity=LegalEntityFactory(code="US01"), secret_env="CONCORD_TEST_ERP_PASSWORD"
+        entity=LegalEntityFactory(code="US01"), secret_env="CONCORD_ERP_TEST_PASSWORD"
     )
     # A legacy row written around the service: the API must still not show the value.
     Connection.objects.filter(pk=connection.pk).update(
@@ -31,7 +31,7 @@ def test_list_and_detail_never_show_secret_values(api_for_role, connection):
         text = response.content.decode()
         assert "hunter2-very-secret" not in text and "tok-legacy-secret" not in text
     body = detail.json()
-    assert body["secret_env"] == "CONCORD_TEST_ERP_PASSWORD"
+    assert body["secret_env"] == "CONCORD_ERP_TEST_PASSWORD"
     assert body["settings"]["api_token"] == "***" and body["settings"]["latency_ms"] == 5
     assert body["circuit_state"] == "closed" and body["in_flight"] == 0
     assert body["maintenance_windows"] == []

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def connection():
-    return ConnectionFactory(entity=LegalEntityFactory(code="US01"), secret_env="ERP_PW")
+    return ConnectionFactory(entity=LegalEntityFactory(code="US01"), secret_env="CONCORD_ERP_PW")
 
 
 def client_for(user) -> Client:

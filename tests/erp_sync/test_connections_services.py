@@ -79,9 +79,9 @@ def test_health_of_tryton_without_secret_never_raises():
     connection = ConnectionFactory(
         adapter_kind="tryton",
         settings={"url": "http://127.0.0.1:9", "database": "x", "login": "admin"},
-        secret_env="CONCORD_DEFINITELY_UNSET_VAR",
+        secret_env="CONCORD_ERP_DEFINITELY_UNSET_VAR",
     )
 
     health = connection_health(connection)
 
-    assert health.ok is False and "CONCORD_DEFINITELY_UNSET_VAR" in health.detail
+    assert health.ok is False and "CONCORD_ERP_DEFINITELY_UNSET_VAR" in health.detail

@@ -68,7 +68,7 @@ def test_request_correlation_id_reaches_logs_written_during_the_request(
 
     monkeypatch.setattr(health, "_check_database", logged_check)
 
-    client.get("/healthz", HTTP_X_CORRELATION_ID="req-42")
+    client.get("/readyz", HTTP_X_CORRELATION_ID="req-42")
 
     record = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert record["correlation_id"] == "req-42"

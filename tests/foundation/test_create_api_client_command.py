@@ -16,7 +16,9 @@ def run(*args) -> str:
 
 
 def test_create_api_client_prints_token_once_and_stores_only_a_hash():
-    output = run("billing-platform", "--scopes", "events:write,read")
+    output = run(
+        "billing-platform", "--scopes", "events:write,read", "--sources", "billing-platform"
+    )
 
     token = output.strip().splitlines()[-1]
     assert output.count(token) == 1

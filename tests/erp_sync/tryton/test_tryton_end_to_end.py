@@ -26,7 +26,7 @@ from .conftest import CASH, RECEIVABLE, REVENUE, SALES_TAX, _start_trytond
 
 pytestmark = [pytest.mark.tryton, pytest.mark.django_db(transaction=True)]
 
-SECRET_ENV = "CONCORD_TEST_TRYTON_PASSWORD"
+SECRET_ENV = "CONCORD_ERP_TEST_TRYTON_PASSWORD"
 TAX_ACCOUNT = "2.2.3"  # Accrued Taxes
 
 

@@ -15,14 +15,28 @@ class Command(BaseCommand):
             required=True,
             help=f"comma-separated, of: {', '.join(sorted(API_SCOPES))}",
         )
+        parser.add_argument(
+            "--sources",
+            default="",
+            help='comma-separated event sources it may ingest and replay, "*" for all '
+            "(required with events:write)",
+        )
         parser.add_argument("--rate", default="", help='throttle rate, e.g. "600/min"')
 
-    def handle(self, *args, name, scopes, rate, **options):
+    def handle(self, *args, name, scopes, sources, rate, **options):
         wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+        allowed = [s.strip() for s in sources.split(",") if s.strip()]
+        if "events:write" in wanted and not allowed:
+            raise CommandError('events:write needs --sources (e.g. billing-platform,crm or "*")')
         try:
-            client, token = api_client_create(name=name, scopes=wanted, throttle_rate=rate)
+            client, token = api_client_create(
+                name=name, scopes=wanted, sources=allowed, throttle_rate=rate
+            )
         except DomainError as error:
             raise CommandError(error.message) from error
-        self.stdout.write(f"API client {client.name!r} scopes={','.join(client.scopes)}")
+        self.stdout.write(
+            f"API client {client.name!r} scopes={','.join(client.scopes)} "
+            f"sources={','.join(client.sources) or '(none)'}"
+        )
         self.stdout.write("Token (shown once; send as 'Authorization: Bearer <token>'):")
         self.stdout.write(token)
