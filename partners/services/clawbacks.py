@@ -1,16 +1,19 @@
 """Clawbacks: what credit notes, write-offs and refunds take back from what their source
 accrued, with a negative sign and never more than is left of the source accrual.
 
-- invoiced basis: a credit note reverses, per invoice line, the share it credits (a credit
-  line with the invoice line's line_id credits that line; other credit lines credit every
-  line in proportion to the invoice's net); a write-off reverses its share of the invoice's
-  gross total on every line.
-- collected basis: a refund reverses its share of the payment on every accrual the payment
-  earned. (Credit notes and write-offs take nothing back there: uncollected money never
-  earned; refunds take nothing back on invoiced basis: the credit note does. So no money is
-  taken back twice.)
+- invoiced basis: each invoice's reversals (credit notes and write-offs, all of them, in date
+  order) use up its lines' net amounts. A credit line with an invoice line's line_id credits
+  that line first; what exceeds it, credit lines matching no line and write-offs (their net
+  share: amount * subtotal / total) are spread over what is left of the lines, in
+  proportion. A reversal takes back, from each accrual of a line, the share of the line it
+  used up; the one that uses a line up completely takes back all that is left of it.
+- collected basis: a refund takes back its share of the payment from every accrual the
+  payment earned; the refund that completes the payment's refund takes back all that is left.
+- Credit notes and write-offs take nothing back on collected basis (money never collected
+  never earned), refunds nothing on invoiced basis (the credit note does): nothing is
+  taken back twice.
 
-Reversals are applied in date order; each clawback is keyed by (reversal, source accrual).
+Each clawback is keyed by (reversal, source accrual).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from billing.models import CreditNote, InvoiceLine, Refund, WriteOff
+from billing.models import CreditNote, Invoice, InvoiceLine, Refund, WriteOff
 from config.money import quantize
 from partners.choices import CLAWBACK_SOURCES, AccrualSource
 from partners.models import Accrual
 from partners.services.rates import ZERO, fmt, percent_text
 
 ONE = Decimal(1)
+_PERCENT = Decimal("0.01")
 
 
 def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -33,112 +37,144 @@ def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return lo, dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
 
-def _reversals(start: dt.date, end: dt.date) -> list[tuple]:
-    """(day, kind, record, label) of every reversal dated in the window, in date order."""
-    lo, hi = _day_range(start, end)
-    found = []
-    for note in (
-        CreditNote.objects.filter(issue_date__gte=start, issue_date__lte=end)
-        .select_related("invoice")
-        .prefetch_related("lines")
-    ):
-        found.append((note.issue_date, AccrualSource.CREDIT_LINE, note, note.credit_note_id))
-    for off in WriteOff.objects.filter(
-        event__event_time__gte=lo, event__event_time__lt=hi
-    ).select_related("invoice", "event"):
-        label = f"write-off of {off.invoice.invoice_id}"
-        found.append(
-            (off.event.event_time.astimezone(dt.UTC).date(), AccrualSource.WRITE_OFF, off, label)
-        )
-    for refund in Refund.objects.filter(issued_at__gte=lo, issued_at__lt=hi).select_related(
-        "payment"
-    ):
-        found.append(
-            (
-                refund.issued_at.astimezone(dt.UTC).date(),
-                AccrualSource.REFUND,
-                refund,
-                refund.refund_id,
-            )
-        )
-    return sorted(found, key=lambda r: (r[0], r[1], r[2].pk))
+def _utc_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date()
 
 
-def _credit_fractions(note: CreditNote, lines: dict[int, InvoiceLine]) -> dict[int, Decimal]:
-    """{invoice line pk: fraction of it the credit note credits} (at most 1)."""
-    by_line_id = {line.line_id: line for line in lines.values()}
-    matched, unmatched = defaultdict(lambda: ZERO), ZERO
-    for credit_line in note.lines.all():
-        line = by_line_id.get(credit_line.line_id)
-        if line is not None and line.amount > 0:
-            matched[line.pk] += credit_line.amount
+def _credit_notes(**where) -> list[tuple]:
+    notes = CreditNote.objects.filter(**where).select_related("invoice").prefetch_related("lines")
+    return [(n.issue_date, AccrualSource.CREDIT_LINE, n, n.credit_note_id) for n in notes]
+
+
+def _write_offs(**where) -> list[tuple]:
+    offs = WriteOff.objects.filter(**where).select_related("invoice", "event")
+    return [
+        (_utc_day(w.event.event_time), AccrualSource.WRITE_OFF, w, f"write-off of {w.invoice}")
+        for w in offs
+    ]
+
+
+def _refunds(**where) -> list[tuple]:
+    refunds = Refund.objects.filter(**where).select_related("payment")
+    return [(_utc_day(r.issued_at), AccrualSource.REFUND, r, r.refund_id) for r in refunds]
+
+
+def _ordered(reversals: list[tuple]) -> list[tuple]:
+    return sorted(reversals, key=lambda r: (r[0], r[1], r[2].pk))
+
+
+def _spread(pool: Decimal, left: dict, used: dict) -> None:
+    """Use `pool` up over what is `left` of the lines, in proportion to it."""
+    room = sum(left.values(), ZERO)
+    if pool <= 0 or room <= 0:
+        return
+    for pk, amount in left.items():
+        part = amount if pool >= room else min(amount, pool * amount / room)
+        used[pk] += part
+        left[pk] -= part
+
+
+def _line_usage(invoice: Invoice, lines: list[InvoiceLine], reversals: list[tuple]) -> dict:
+    """{(kind, record pk): {line pk: (fraction of the line used, line used up)}}."""
+    left = {line.pk: max(line.amount, ZERO) for line in lines}
+    by_line_id = {line.line_id: line for line in lines}
+    usage = {}
+    for _, kind, record, _ in reversals:
+        used = defaultdict(lambda: ZERO)
+        if kind == AccrualSource.CREDIT_LINE:
+            pool = ZERO
+            for credit_line in record.lines.all():
+                line = by_line_id.get(credit_line.line_id)
+                take = min(credit_line.amount, left[line.pk]) if line is not None else ZERO
+                if take > 0:
+                    used[line.pk] += take
+                    left[line.pk] -= take
+                pool += credit_line.amount - take
         else:
-            unmatched += credit_line.amount
-    subtotal = note.invoice.subtotal_amount
-    spread = unmatched / subtotal if subtotal > 0 else ZERO
-    return {
-        pk: min(ONE, (matched[pk] / line.amount if line.amount > 0 else ZERO) + spread)
-        for pk, line in lines.items()
-    }
+            total = invoice.total_amount
+            pool = record.amount * invoice.subtotal_amount / total if total > 0 else ZERO
+        _spread(pool, left, used)
+        usage[(kind, record.pk)] = {
+            line.pk: (used[line.pk] / line.amount, left[line.pk] <= 0)
+            for line in lines
+            if line.amount > 0
+        }
+    return usage
+
+
+def _payment_usage(reversals: list[tuple]) -> dict:
+    """{(refund kind, refund pk): {payment pk: (fraction refunded, payment fully refunded)}}."""
+    refunded = defaultdict(lambda: ZERO)
+    usage = {}
+    for _, kind, refund, _ in reversals:
+        payment = refund.payment
+        refunded[payment.pk] += refund.amount
+        share = min(ONE, refund.amount / payment.amount)
+        usage[(kind, refund.pk)] = {payment.pk: (share, refunded[payment.pk] >= payment.amount)}
+    return usage
 
 
 def clawbacks_desired(
     *, kind: str, start: dt.date, end: dt.date, partner_pks=None
 ) -> dict[tuple[int, str], dict]:
     """{(rule_pk, source_key): values} of every clawback dated in the window."""
-    reversals = _reversals(start, end)
-    if not reversals:
+    lo, hi = _day_range(start, end)
+    window = _ordered(
+        _credit_notes(issue_date__gte=start, issue_date__lte=end)
+        + _write_offs(event__event_time__gte=lo, event__event_time__lt=hi)
+        + _refunds(issued_at__gte=lo, issued_at__lt=hi)
+    )
+    if not window:
         return {}
-    invoices = {r[2].invoice_id for r in reversals if r[1] != AccrualSource.REFUND}
-    payments = {r[2].payment_id for r in reversals if r[1] == AccrualSource.REFUND}
+    invoice_pks = {r[2].invoice_id for r in window if r[1] != AccrualSource.REFUND}
+    payment_pks = {r[2].payment_id for r in window if r[1] == AccrualSource.REFUND}
+    # Earlier reversals of the same documents used up part of them: replay them all.
+    on_invoices = _ordered(
+        _credit_notes(invoice_id__in=invoice_pks) + _write_offs(invoice_id__in=invoice_pks)
+    )
+    usage = _payment_usage(_ordered(_refunds(payment_id__in=payment_pks)))
+    lines = defaultdict(list)
+    for line in InvoiceLine.objects.filter(invoice_id__in=invoice_pks).order_by("id"):
+        lines[line.invoice_id].append(line)
+    for invoice in Invoice.objects.filter(pk__in=invoice_pks):
+        mine = [r for r in on_invoices if r[2].invoice_id == invoice.pk]
+        usage.update(_line_usage(invoice, lines[invoice.pk], mine))
+
     sources = Accrual.objects.filter(
         agreement__settlement_period=kind, amount__gt=0, clawback_of__isnull=True
-    ).select_related("agreement", "rule")
-    invoice_sources = sources.filter(
-        source_kind=AccrualSource.INVOICE_LINE, invoice_id__in=invoices
-    )
-    payment_sources = sources.filter(source_kind=AccrualSource.PAYMENT, payment_id__in=payments)
+    ).select_related("rule")
     if partner_pks is not None:
-        invoice_sources = invoice_sources.filter(partner_id__in=partner_pks)
-        payment_sources = payment_sources.filter(partner_id__in=partner_pks)
+        sources = sources.filter(partner_id__in=partner_pks)
     by_invoice, by_payment = defaultdict(list), defaultdict(list)
-    for accrual in invoice_sources:
+    for accrual in sources.filter(
+        source_kind=AccrualSource.INVOICE_LINE, invoice_id__in=invoice_pks
+    ):
         by_invoice[accrual.invoice_id].append(accrual)
-    for accrual in payment_sources:
+    for accrual in sources.filter(source_kind=AccrualSource.PAYMENT, payment_id__in=payment_pks):
         by_payment[accrual.payment_id].append(accrual)
-    all_sources = [a for group in (*by_invoice.values(), *by_payment.values()) for a in group]
-    # What other windows (or frozen statements) already took back from each source.
+    targets = [a for group in (*by_invoice.values(), *by_payment.values()) for a in group]
+    # What other windows already took back from each source (this window's are rewritten).
     taken = defaultdict(lambda: ZERO)
-    earlier = Accrual.objects.filter(clawback_of__in=all_sources, source_kind__in=CLAWBACK_SOURCES)
+    earlier = Accrual.objects.filter(clawback_of__in=targets, source_kind__in=CLAWBACK_SOURCES)
     for clawback in earlier.exclude(period_start=start, period_end=end):
         taken[clawback.clawback_of_id] += clawback.amount
-    lines = InvoiceLine.objects.in_bulk(
-        {int(a.source_key.split(":")[1]) for group in by_invoice.values() for a in group}
-    )
-    lines_of = defaultdict(dict)
-    for line in lines.values():
-        lines_of[line.invoice_id][line.pk] = line
+
     desired = {}
-    for day, source_kind, record, label in reversals:
-        if source_kind == AccrualSource.CREDIT_LINE:
-            fractions = _credit_fractions(record, lines_of[record.invoice_id])
-            targets = [
-                (a, fractions.get(int(a.source_key.split(":")[1]), ZERO))
+    for day, source_kind, record, label in window:
+        used = usage[(source_kind, record.pk)]
+        if source_kind == AccrualSource.REFUND:
+            pairs = [(a, used[a.payment_id]) for a in by_payment[record.payment_id]]
+        else:
+            pairs = [
+                (a, used.get(int(a.source_key.split(":")[1]), (ZERO, False)))
                 for a in by_invoice[record.invoice_id]
             ]
-        elif source_kind == AccrualSource.WRITE_OFF:
-            total = record.invoice.total_amount
-            share = min(ONE, record.amount / total) if total > 0 else ZERO
-            targets = [(a, share) for a in by_invoice[record.invoice_id]]
-        else:
-            share = min(ONE, record.amount / record.payment.amount)
-            targets = [(a, share) for a in by_payment[record.payment_id]]
-        for source, share in targets:
-            if share <= 0 or source.agreement.settlement_period != kind:
-                continue
+        for source, (share, used_up) in pairs:
             left = source.amount + taken[source.pk]
-            amount = min(quantize(source.amount * share, source.currency), left)
-            if amount <= 0:
+            amount = (
+                left if used_up else min(quantize(source.amount * share, source.currency), left)
+            )
+            if share <= 0 or amount <= 0:
                 continue
             taken[source.pk] -= amount
             key = f"{source_kind}:{record.pk}>accrual:{source.pk}"
@@ -151,10 +187,15 @@ def clawbacks_desired(
 def _values(source: Accrual, kind, day, label, share, amount, *, start, end) -> dict:
     cur = source.currency
     basis = quantize(source.basis_amount * share, cur)
+    how = (
+        f"{fmt(source.rate, cur)} per unit"
+        if source.rule.kind == "per_unit"
+        else percent_text(source.rate)
+    )
     text = (
         f"clawback: {label} takes back {fmt(basis, cur)} of {source.source_ref} "
-        f"({percent_text(share * 100)}); {fmt(amount, cur)} of the {fmt(source.amount, cur)} "
-        f"accrued at {percent_text(source.rate)}, rule {source.rule.code}"
+        f"({percent_text((share * 100).quantize(_PERCENT))}); {fmt(amount, cur)} of the "
+        f"{fmt(source.amount, cur)} accrued at {how}, rule {source.rule.code}"
     )
     return {
         "partner_id": source.partner_id,
