@@ -343,7 +343,7 @@ class Migration(migrations.Migration):
                 ('explanation', models.CharField(max_length=500)),
                 ('amount', models.DecimalField(decimal_places=4, default=Decimal('0'), max_digits=20)),
                 ('currency', models.CharField(max_length=3)),
-                ('accrual', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='settlement_line', to='partners.accrual')),
+                ('accrual', models.OneToOneField(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='settlement_line', to='partners.accrual')),
                 ('refers_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='clawed_back_by', to='partners.settlementline')),
                 ('settlement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='partners.settlement')),
             ],

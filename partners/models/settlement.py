@@ -167,16 +167,19 @@ class Settlement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
 
 class SettlementLine(models.Model):
-    """One statement line: exactly one accrual (so no accrual is ever paid twice).
+    """One statement line: at most one line per accrual (so no accrual is ever paid twice).
 
-    A clawback of an accrual that an earlier, frozen statement paid `refers_to` that
-    statement's line.
+    The line keeps the accrual's amount as calculated. If a recompute removes the accrual
+    of a line that is not frozen yet, the line stays (total = sum of lines still holds) with
+    `accrual` empty, and the settlement's digest no longer matches: approval is refused as
+    stale until it is calculated again. A clawback of an accrual that an earlier, frozen
+    statement paid `refers_to` that statement's line.
     """
 
     settlement = models.ForeignKey(Settlement, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=SettlementLineKind.choices)
     accrual = models.OneToOneField(
-        Accrual, on_delete=models.PROTECT, related_name="settlement_line"
+        Accrual, null=True, on_delete=models.SET_NULL, related_name="settlement_line"
     )
     source_ref = models.CharField(max_length=300)
     explanation = models.CharField(max_length=500)

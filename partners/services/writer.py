@@ -60,10 +60,10 @@ def frozen_q():
 
 
 def _delete(accrual: Accrual, *, actor, reason: str) -> None:
-    """Remove an accrual that no longer arises, its open statement line and its clawbacks."""
+    """Remove an accrual that no longer arises, and its clawbacks. A line of an open
+    statement that held it keeps its amount and loses the link (the statement is stale)."""
     for clawback in accrual.clawbacks.all():
         _delete(clawback, actor=actor, reason=reason)
-    SettlementLine.objects.filter(accrual=accrual).delete()
     stamp(accrual, actor=actor, reason=reason)
     accrual.delete()
 

@@ -11,6 +11,7 @@ from billing.models import FinanceEvent
 from partners.choices import SettlementState
 from partners.errors import SettlementError
 from partners.services import settlements as svc
+from partners.services.agreements import agreement_version_create
 from tests.partners import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +130,24 @@ def test_approve_from_calculated_is_an_illegal_transition(prepared):
         svc.settlement_approve(settlement=settlement, actor=bob)
 
     assert refused.value.code == "illegal_transition"
+
+
+def test_agreement_edited_after_submission_is_stale_and_lines_keep_their_total(prepared):
+    settlement, alice, bob = prepared.settlement, prepared.alice, prepared.bob
+    svc.settlement_submit(settlement=settlement, actor=alice)
+    agreement = prepared.seller.agreements.get()
+    agreement_version_create(agreement=agreement, rules=[f.rule(rate_percent="15")], actor=alice)
+
+    with pytest.raises(SettlementError) as refused:
+        svc.settlement_approve(settlement=settlement, actor=bob)
+    assert refused.value.code == "stale"
+    f.recompute("2026-04-01", seller=prepared.seller)  # the new version's accruals, stored
+
+    settlement.refresh_from_db()
+    lines = list(settlement.lines.all())
+    assert sum(line.amount for line in lines) == settlement.total_amount == Decimal("250.00")
+    assert all(line.accrual_id is None for line in lines)
+    svc.settlement_reject(settlement=settlement, actor=bob, reason="new rate")
+    svc.settlement_reopen(settlement=settlement, actor=alice)
+    settlement = svc.settlement_calculate(settlement=settlement, actor=alice)
+    assert settlement.total_amount == Decimal("187.50")
