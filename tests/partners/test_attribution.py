@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from exceptions.models import Case
 from partners.errors import AttributionInvalid
@@ -111,3 +112,20 @@ def test_customer_attribution_applies_when_subscription_has_none():
     f.recompute("2026-04-01")
 
     assert seller.accruals.get().amount == 10
+
+
+@pytest.mark.postgres
+def test_database_refuses_overlapping_attribution_written_past_the_service():
+    seller = f.partner()
+    sub = f.subscription(buyer=f.customer(), seller=seller)
+    clash = Attribution(
+        partner=f.partner(),
+        subscription=sub,
+        role="reseller",
+        valid_from=dt.date(2026, 6, 1),
+        origin="console",
+    )
+
+    refused = pytest.raises(IntegrityError, match="partners_attribution_no_overlap_subscription")
+    with refused, transaction.atomic():
+        clash.save()
