@@ -63,3 +63,18 @@ def test_clawback_in_later_period_is_capped_by_what_is_left_of_the_source():
     assert source.amount == Decimal("0.01")
     assert -taken <= source.amount
     assert sum(a.amount for a in Accrual.objects.all()) >= 0
+
+
+def test_last_of_several_partial_credits_takes_back_the_rounding_left():
+    inv = _sold(("0.50",))  # accrues 0.10
+    for day in ("2026-04-05", "2026-04-06", "2026-04-07"):
+        # 34%, 34%, 32% of the line: 0.034 → 0.03, 0.03, 0.032 → 0.03 would keep 0.01;
+        # the credit that uses the line up takes the 0.04 left.
+        amount = "0.17" if day != "2026-04-07" else "0.16"
+        f.credit_note(of=inv, on=day, lines=[f.line(amount, line_id="L1")])
+
+    f.recompute("2026-04-01")
+
+    taken = [a.amount for a in Accrual.objects.filter(source_kind=AccrualSource.CREDIT_LINE)]
+    assert taken == [Decimal("-0.03"), Decimal("-0.03"), Decimal("-0.04")]
+    assert sum(a.amount for a in Accrual.objects.all()) == 0

@@ -16,6 +16,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from billing.models import Invoice, Payment, PaymentAllocation
 from config.money import is_quantized
 from partners.models import Accrual, Settlement, SettlementLine
 from partners.services import settlements as svc
@@ -85,8 +86,6 @@ class History:
 
 
 def _kept_revenue(basis: str) -> Decimal:
-    from billing.models import Invoice, PaymentAllocation
-
     if basis == "invoiced":
         kept = Decimal(0)
         for invoice in Invoice.objects.all():
@@ -130,6 +129,15 @@ def _check(seller, basis: str) -> None:
     assert paid <= due + CENT * len(accruals)
     assert paid >= due - CENT * len(accruals)
     assert paid >= 0
+    # A fully reversed invoice (invoiced basis) or payment (collected) earns exactly nothing.
+    if basis == "invoiced":
+        gone = [i for i in Invoice.objects.all() if i.open_amount == 0 and i.paid_amount == 0]
+        for invoice in gone:
+            assert sum(a.amount for a in accruals if a.invoice_id == invoice.pk) == 0
+    else:
+        for payment in Payment.objects.all():
+            if payment.refunded_amount == payment.amount:
+                assert sum(a.amount for a in accruals if a.payment_id == payment.pk) == 0
 
 
 @pytest.mark.django_db
@@ -148,6 +156,14 @@ def _check(seller, basis: str) -> None:
         ([("invoice", [Decimal("0.84"), Decimal("18.89")])], False),
         ([], False),
         ([("credit", 0, 0.7412959314909677), ("credit", 9, 0.3999304547222785)], False),
+    )
+)
+# Three credits of a third each round down; the last must take back the cent left.
+@example(
+    plans=(
+        ([("invoice", [Decimal("0.80")])], True),
+        ([("credit", 0, 0.34), ("credit", 0, 0.33)], True),
+        ([("credit", 0, 0.34)], False),
     )
 )
 # A credit note on one line, then the rest written off: nothing may be kept.
