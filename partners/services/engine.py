@@ -235,7 +235,12 @@ def _cap(agreement, rule, period: dict, key: str, *, start, end) -> dict:
         or ZERO
     )
     partner_period = sum(
-        (x["amount"] for x in period.values() if x["partner_id"] == agreement.partner_id), ZERO
+        (
+            x["amount"]
+            for x in period.values()
+            if x["partner_id"] == agreement.partner_id and x["currency"] == cur
+        ),
+        ZERO,
     )
     total = quantize(Decimal(stored) + partner_period, cur)
     if total > rule.cap_amount:
