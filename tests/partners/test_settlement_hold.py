@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from exceptions.models import Case
-from exceptions.services import case_resolve
+from exceptions.services import case_open_or_bump, case_resolve
 from partners.choices import SettlementState
 from partners.errors import SettlementError
 from partners.services import settlements as svc
@@ -99,3 +99,33 @@ def test_case_of_another_customer_does_not_hold(april):
     settlement = svc.settlement_calculate(settlement=settlement, actor=alice)
 
     assert settlement.state == SettlementState.CALCULATED
+
+
+def test_blocking_case_of_a_dead_posting_in_the_period_holds_other_months_do_not(april):
+    sub, settlement, alice = april.sub, april.settlement, april.alice
+    invoice = sub.invoices.get()
+    customer = sub.customer.customer_id
+    # What erp_sync opens for a dead posting: high severity (blocking), scoped by period.
+    case_open_or_bump(
+        subject=invoice,
+        kind="erp_rejected",
+        severity="high",
+        title="dead",
+        customer=customer,
+        period="2026-05",
+    )
+    settlement = svc.settlement_calculate(settlement=settlement, actor=alice)
+    assert settlement.state == SettlementState.CALCULATED  # May's case, April's settlement
+
+    case = case_open_or_bump(
+        subject=invoice,
+        kind="erp_dead",
+        severity="high",
+        title="dead",
+        customer=customer,
+        period="2026-04",
+    )
+    assert case.blocking
+    assert settlements_recheck_holds(actor=None) == 1
+    settlement.refresh_from_db()
+    assert settlement.state == SettlementState.ON_HOLD
