@@ -17,8 +17,7 @@ ROLES = (FINANCE_OPS, CHANNEL_MANAGER, INTEGRATION_ADMIN, AUDITOR, PARTNER)
 # App labels whose view_* permissions every internal role gets.
 _READ_APPS = ("billing", "partners", "erp_sync", "reconciliation", "exceptions")
 
-# Only permissions that exist: the partners issue adds channel_manager's agreement and
-# settlement permissions with their models, the reconciliation issue finance_ops' run one.
+# Only permissions that exist: the reconciliation issue adds finance_ops' run one.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     FINANCE_OPS: {
         "billing.replay_financeevent",
@@ -33,6 +32,16 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     CHANNEL_MANAGER: {
         "exceptions.add_casecomment",
+        # Agreements (a change is a new version) and attribution of deals to partners.
+        "partners.add_agreement",
+        "partners.change_agreement",
+        "partners.add_attribution",
+        "partners.change_attribution",
+        # Settlements: open, calculate, submit, reject/reopen, mark paid; approve one that
+        # someone else submitted (four-eyes is enforced by the service, not by the role).
+        "partners.add_settlement",
+        "partners.change_settlement",
+        "partners.approve_settlement",
     },
     INTEGRATION_ADMIN: {
         "erp_sync.add_connection",

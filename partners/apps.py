@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class PartnersConfig(AppConfig):
@@ -6,6 +7,15 @@ class PartnersConfig(AppConfig):
 
     def ready(self) -> None:
         from billing.handlers import register
-        from partners.handlers import partner_upserted
+        from billing.signals import event_applied
+        from partners.handlers import partner_upserted, settlement_approved
+        from partners.schedules import ensure_schedules_after_migrate
+        from partners.services.attributions import on_event_applied
 
         register("partner.upserted")(partner_upserted)
+        register("settlement.approved")(settlement_approved)
+        # subscription.created with partner fields → an attribution (idempotent receiver).
+        event_applied.connect(on_event_applied, dispatch_uid="partners.attributions")
+        post_migrate.connect(
+            ensure_schedules_after_migrate, sender=self, dispatch_uid="partners.schedules"
+        )

@@ -16,11 +16,12 @@ from partners.models import Partner
 def partner_upserted(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     """Create or update the partner; a parent that does not exist → unknown_partner.
 
-    The envelope's entity must be known (a misrouted event is quarantined like any other).
+    The envelope's entity must be known (a misrouted event is quarantined like any other);
+    it becomes the partner's paying entity unless one is set already.
     """
     data = envelope.data
     scope = {"entity": envelope.entity, "partner": data["partner_id"]}
-    entity_get(envelope.entity, scope=scope)
+    entity = entity_get(envelope.entity, scope=scope)
     parent = None
     if data["parent_partner_id"] is not None:
         parent = Partner.objects.filter(partner_id=data["parent_partner_id"]).first()
@@ -38,7 +39,27 @@ def partner_upserted(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     partner.parent = parent
     partner.country = data["country"]
     partner.currency = data["currency"]
+    if partner.paying_entity_id is None:
+        partner.paying_entity = entity
     partner.event = event
     stamp(partner, actor=actor, reason=history_reason(event))
     partner.save()
     return {"partner": partner.partner_id}
+
+
+def settlement_approved(event: FinanceEvent, envelope: Envelope, actor) -> dict:
+    """Concord's own `settlement.approved`: the settlement exists; nothing else to apply.
+
+    Emitted by `partners.services.emit.settlement_approved_emit` inside the approval's
+    transaction; erp_sync reacts to it (vendor bill) like to any applied event.
+    """
+    from partners.models import Settlement
+
+    settlement_id = envelope.data["settlement_id"]
+    if not Settlement.objects.filter(pk=settlement_id.removeprefix("stl_")).exists():
+        raise QuarantineError(
+            QuarantineReason.CONFLICT,
+            f"no settlement {settlement_id!r}",
+            {"entity": envelope.entity},
+        )
+    return {"settlement": settlement_id}
