@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import F, Q
 
-from billing.models import amount_field, currency_field, rate_field
+from billing.models.fields import amount_field, currency_field, rate_field
 from config.history import ConcordHistory
 from partners.choices import AccrualSource
 from partners.models.agreement import Agreement, CommissionRule

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from billing.models import amount_field, currency_field, rate_field
+from billing.models.fields import amount_field, currency_field, rate_field
 from config.history import ConcordHistory
 from partners.choices import (
     AgreementState,

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from billing.models import amount_field, currency_field
+from billing.models.fields import amount_field, currency_field
 from config.history import ConcordHistory
 from partners.choices import SettlementLineKind, SettlementState
 from partners.models.accrual import Accrual
