@@ -319,15 +319,22 @@ def update_columns(model: type[models.Model], objs: list[models.Model], names: l
 
 
 def _update_columns_orm(model, objs, names, checked) -> set:
-    written = set()
-    attnames = [model._meta.get_field(name).attname for name in names]
-    for obj in objs:
-        expected = saved_states(obj)
-        rows = model._base_manager.filter(
-            pk=obj.pk, **{name: expected[name] for name in checked}
-        ).update(**{name: obj.__dict__[name] for name in attnames})
-        if rows:
-            written.add(obj.pk)
+    """Other databases: the rows still in their saved states (one SELECT), then, only if that
+    is all of them, Django's bulk_update restricted to those states: two statements per
+    batch, not one per row."""
+    manager = model._base_manager
+    unchanged = models.Q(pk__in=[obj.pk for obj in objs])
+    if checked:
+        by_states: dict[tuple, list] = {}
+        for obj in objs:
+            expected = saved_states(obj)
+            by_states.setdefault(tuple(expected[name] for name in checked), []).append(obj.pk)
+        unchanged = models.Q()
+        for states, pks in by_states.items():
+            unchanged |= models.Q(pk__in=pks, **dict(zip(checked, states, strict=True)))
+    written = set(manager.filter(unchanged).values_list("pk", flat=True))
+    if len(written) == len(objs):
+        manager.filter(unchanged).bulk_update(objs, names)
     return written
 
 
