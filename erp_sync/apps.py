@@ -25,3 +25,6 @@ class ErpSyncConfig(AppConfig):
             ensure_schedules_after_migrate, sender=self, dispatch_uid="erp_sync.schedules"
         )
         register_remediation(SyncJob, SyncJobRemediation())
+        # Register the tasks in every process: services enqueue them by name, and eager
+        # Celery (no REDIS_URL) runs a named task only if it is registered.
+        import erp_sync.tasks  # noqa: F401

@@ -1,6 +1,9 @@
 """Celery tasks of erp_sync: thin wrappers that load by id and call one service.
 
-Names are stable (they are in queued messages and beat rows). Posting runs on queue "erp"
+Names are stable (they are in queued messages and beat rows); services enqueue by name
+(`erp_sync.services.common.POST_TASK`), so tasks import services and never the reverse.
+erp_sync's AppConfig.ready imports this module so the tasks are registered in every
+process (eager mode runs them inline by name). Posting runs on queue "erp"
 with acks_late, so a worker killed mid-task gets its message redelivered; the job lease and
 the sweeper cover the rest.
 """
@@ -11,6 +14,8 @@ from celery import shared_task
 from celery.signals import task_postrun, worker_init
 
 from erp_sync.actors import mark_worker_process, system_actor
+from erp_sync.services.posting import job_post
+from erp_sync.services.sweeper import sync_sweep
 
 logger = logging.getLogger(__name__)
 worker_init.connect(mark_worker_process, dispatch_uid="erp_sync.actor_cache")
@@ -55,8 +60,6 @@ task_postrun.connect(close_stale_db_connections, dispatch_uid="erp_sync.close_st
 @shared_task(name="erp_sync.post_job", queue="erp", acks_late=True, ignore_result=True)
 def post_job(*, job_id: int) -> str:
     """Post sync job `job_id` once (a no-op unless it is pending or due to retry)."""
-    from erp_sync.services.posting import job_post
-
     outcome = job_post(job_id=job_id, actor=system_actor())
     logger.debug("post_job", extra={"job": job_id, "outcome": outcome})
     return outcome
@@ -65,6 +68,4 @@ def post_job(*, job_id: int) -> str:
 @shared_task(name="erp_sync.sweep", queue="erp", ignore_result=True)
 def sweep() -> dict:
     """One sweeper pass (lost dispatches, expired leases, due retries, cleared holds)."""
-    from erp_sync.services.sweeper import sync_sweep
-
     return sync_sweep(actor=system_actor())

@@ -1,7 +1,10 @@
 """The sandbox ERP: a double-entry ledger in Concord's own database, with settable faults.
 
-Tables: SandboxDocument (+ SandboxEntry lines), SandboxAccount (the chart), SandboxPeriod
-(closed months). Faults come from `connection.settings`:
+The ledger: a document (SandboxDocument, numbered SBX-<entity>-<id>) is a journal of
+entries (SandboxEntry: account, debit, credit) that must balance, on accounts of the
+connection's chart (SandboxAccount), dated in a month that is not closed (SandboxPeriod);
+a payment, credit note, refund or write-off that names its parent document needs that parent
+in the ledger first. Faults come from `connection.settings`:
 
 - `latency_ms`: every call answers this long after it started; the sandbox's own reads and
   writes happen inside that time (it sleeps only the remainder), as a real ERP answering in
@@ -34,11 +37,11 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db import connection as db
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -52,10 +55,9 @@ from erp_sync.adapters.base import (
     PostResult,
     RetryableError,
 )
-from erp_sync.models import SandboxAccount, SandboxDocument, SandboxEntry, SandboxPeriod
+from erp_sync.adapters.sandbox_sql import CHILD_KINDS, Lookup, account_codes, book, post_lookup
+from erp_sync.models import SandboxAccount, SandboxDocument, SandboxEntry
 
-# Document kinds that apply to an earlier document (when they name one).
-CHILD_KINDS = ("credit_note", "payment", "refund", "write_off")
 RETRY_AFTER_SECONDS = 2.0
 T = TypeVar("T")
 
@@ -133,14 +135,37 @@ class SandboxAdapter:
         """
         return self._call("post", lambda: self._post(document), deadline)
 
+    def list_documents(
+        self, entity: str, period_start: dt.date, period_end: dt.date
+    ) -> list[ListedDocument]:
+        return self._call("list_documents", lambda: self._list(entity, period_start, period_end))
+
+    def health(self) -> Health:
+        """Never raises: an injected fault answers ok=False with what failed."""
+        try:
+            count = self._call("health", self._chart().count)
+        except RetryableError as error:
+            return Health(ok=False, detail=error.message)
+        return Health(ok=True, detail=f"sandbox ledger reachable; {count} accounts in the chart")
+
+    def missing_accounts(self, codes: set[str]) -> set[str]:
+        return self._call("missing_accounts", lambda: self._unknown(set(codes)))
+
+    # -- the ledger ---------------------------------------------------------------------------
+    def _documents(self):
+        return SandboxDocument.objects.filter(connection=self.connection)
+
+    def _chart(self):
+        return SandboxAccount.objects.filter(connection=self.connection)
+
     def _post(self, document: ErpDocument) -> PostResult:
         found = self._lookup(document)
         if found.existing is not None:
-            return found.existing
-        self._validate(document, found)
+            return _result(*found.existing, document.external_id, created=False)
+        self._check(document, found)
         try:
             with transaction.atomic(durable=False):
-                pk, number = self._insert(document)
+                pk, number = self._book(document)
         except IntegrityError:
             # Another worker created it between our look-up and our insert.
             existing = self._existing(document.external_id)
@@ -152,145 +177,18 @@ class SandboxAdapter:
         return _result(pk, number, document.external_id, created=True)
 
     def _lookup(self, document: ErpDocument) -> Lookup:
-        """Everything `post` reads, in one statement: the document if it exists, the known
-        accounts among the document's, whether its month is closed and whether its parent
-        is posted."""
-        codes = sorted(_account_codes(document))
-        month = connection.ops.adapt_datefield_value(document.document_date.replace(day=1))
-        pk = self.connection.pk
-        documents, accounts = _table(SandboxDocument), _table(SandboxAccount)
-        sql = [
-            f"SELECT 'document', id, number FROM {documents} "  # noqa: S608
-            "WHERE connection_id = %s AND external_id = %s",
-            f"SELECT 'closed', NULL, NULL FROM {_table(SandboxPeriod)} "  # noqa: S608
-            "WHERE connection_id = %s AND month = %s",
-        ]
-        params: list = [pk, document.external_id, pk, month]
-        if codes:
-            sql.append(
-                f"SELECT 'account', NULL, code FROM {accounts} WHERE connection_id = %s "  # noqa: S608
-                f"AND code IN ({', '.join(['%s'] * len(codes))})"
-            )
-            params += [pk, *codes]
-        if document.kind in CHILD_KINDS and document.parent_external_id:
-            sql.append(
-                f"SELECT 'parent', id, NULL FROM {documents} "  # noqa: S608
-                "WHERE connection_id = %s AND external_id = %s"
-            )
-            params += [pk, document.parent_external_id]
-        found = Lookup()
-        for kind, row_id, text in _sql(" UNION ALL ".join(sql), params):
-            if kind == "document":
-                found.existing = _result(row_id, text, document.external_id, created=False)
-            elif kind == "closed":
-                found.closed = True
-            elif kind == "account":
-                found.accounts.add(text)
-            else:
-                found.parent_posted = True
-        return found
+        """Everything `post` reads about `document`, in one statement (sandbox_sql)."""
+        return post_lookup(self.connection.pk, document)
 
-    def _insert(self, document: ErpDocument) -> tuple[int, str]:
-        """The document row, numbered from its id, and its entries."""
-        from erp_sync.documents import document_to_json
-
-        values = (
-            self.connection.pk,
-            document.external_id,
-            document.kind,
-            document.entity,
-            document.currency,
-            document.total,
-            document.tax_total,
-            document.document_date,
-            document.party.code,
-            document.parent_external_id,
-            document_to_json(document),
-            timezone.now(),
-        )
-        entries = [
-            (posting.account, posting.debit, posting.credit, posting.memo[:300])
-            for posting in document.postings
-        ]
-        if connection.vendor == "postgresql":
-            return _insert_postgresql(document.entity, values, entries)
-        [(pk,)] = _sql(
-            _insert_sql(SandboxDocument, ("number", *DOCUMENT_COLUMNS), returning=True),
-            _prepared(SandboxDocument, ("number", *DOCUMENT_COLUMNS), [("", *values)]),
-        )
-        number = _number(document.entity, pk)
-        update = f"UPDATE {_table(SandboxDocument)} SET number = %s WHERE id = %s"  # noqa: S608
-        _sql(update, [number, pk])
-        if entries:
-            rows = [(pk, *entry) for entry in entries]
-            _sql(
-                _insert_sql(SandboxEntry, ("document", *ENTRY_COLUMNS), rows=len(rows)),
-                _prepared(SandboxEntry, ("document", *ENTRY_COLUMNS), rows),
-            )
-        return pk, number
-
-    def list_documents(
-        self, entity: str, period_start: dt.date, period_end: dt.date
-    ) -> list[ListedDocument]:
-        return self._call("list_documents", lambda: self._list(entity, period_start, period_end))
-
-    def _list(self, entity: str, period_start: dt.date, period_end: dt.date):
-        documents = SandboxDocument.objects.filter(
-            connection=self.connection,
-            entity=entity,
-            document_date__gte=period_start,
-            document_date__lte=period_end,
-        ).order_by("document_date", "id")
-        return [
-            ListedDocument(
-                external_id=d.external_id,
-                kind=d.kind,
-                number=d.number,
-                currency=d.currency,
-                total=d.total_amount,
-                tax_total=d.tax_amount,
-                document_date=d.document_date,
-                party_code=d.party_code,
-            )
-            for d in documents
-        ]
-
-    def health(self) -> Health:
-        """Never raises: an injected fault answers ok=False with what failed."""
-        try:
-            count = self._call(
-                "health", SandboxAccount.objects.filter(connection=self.connection).count
-            )
-        except RetryableError as error:
-            return Health(ok=False, detail=error.message)
-        return Health(ok=True, detail=f"sandbox ledger reachable; {count} accounts in the chart")
-
-    def missing_accounts(self, codes: set[str]) -> set[str]:
-        return self._call("missing_accounts", lambda: self._missing(set(codes)))
-
-    # -- helpers ------------------------------------------------------------------------------
     def _existing(self, external_id: str) -> PostResult | None:
-        rows = _sql(
-            f"SELECT id, number FROM {_table(SandboxDocument)} "  # noqa: S608
-            "WHERE connection_id = %s AND external_id = %s",
-            [self.connection.pk, external_id],
-        )
-        return _result(*rows[0], external_id, created=False) if rows else None
+        found = self._documents().filter(external_id=external_id).values_list("pk", "number")
+        row = found.first()
+        return _result(*row, external_id, created=False) if row else None
 
-    def _missing(self, codes: set[str]) -> set[str]:
-        known = set(
-            SandboxAccount.objects.filter(connection=self.connection, code__in=codes).values_list(
-                "code", flat=True
-            )
-        )
-        return self._unknown(codes, known)
-
-    def _unknown(self, codes: set[str], known: set[str]) -> set[str]:
-        rejected = set(self.settings.get("reject_accounts") or [])
-        return {code for code in codes if code not in known or code in rejected}
-
-    def _validate(self, document: ErpDocument, found: Lookup) -> None:
-        missing = self._unknown(_account_codes(document), found.accounts)
+    def _check(self, document: ErpDocument, found: Lookup) -> None:
+        """What the ledger refuses: unknown accounts, a closed month, a missing parent, a
+        journal that does not balance."""
+        missing = self._unknown(account_codes(document), known=found.accounts)
         if missing:
             raise NonRetryableError(
                 f"sandbox: unknown account(s) {', '.join(sorted(missing))} in "
@@ -313,6 +211,83 @@ class SandboxAdapter:
                 f"(debits {debit}, credits {credit})"
             )
 
+    def _unknown(self, codes: set[str], *, known: set[str] | None = None) -> set[str]:
+        """The codes the chart does not hold (`known`: the chart's among them, read if not
+        given), or that the settings reject."""
+        if known is None:
+            known = set(self._chart().filter(code__in=codes).values_list("code", flat=True))
+        rejected = set(self.settings.get("reject_accounts") or [])
+        return {code for code in codes if code not in known or code in rejected}
+
+    def _book(self, document: ErpDocument) -> tuple[int, str]:
+        """The document and its journal entries, numbered from its id (in the caller's
+        transaction); (id, number)."""
+        from erp_sync.documents import document_to_json
+
+        if db.vendor == "postgresql":
+            return book(
+                document.entity,
+                (
+                    self.connection.pk,
+                    document.external_id,
+                    document.kind,
+                    document.entity,
+                    document.currency,
+                    document.total,
+                    document.tax_total,
+                    document.document_date,
+                    document.party.code,
+                    document.parent_external_id,
+                    document_to_json(document),
+                    timezone.now(),
+                ),
+                [(p.account, p.debit, p.credit, p.memo[:300]) for p in document.postings],
+            )
+        created = SandboxDocument.objects.create(
+            connection=self.connection,
+            external_id=document.external_id,
+            kind=document.kind,
+            entity=document.entity,
+            currency=document.currency,
+            total_amount=document.total,
+            tax_amount=document.tax_total,
+            document_date=document.document_date,
+            party_code=document.party.code,
+            parent_external_id=document.parent_external_id,
+            body=document_to_json(document),
+        )
+        created.number = _number(document.entity, created.pk)
+        created.save(update_fields=["number"])
+        SandboxEntry.objects.bulk_create(
+            SandboxEntry(
+                document=created,
+                account=posting.account,
+                debit_amount=posting.debit,
+                credit_amount=posting.credit,
+                memo=posting.memo[:300],
+            )
+            for posting in document.postings
+        )
+        return created.pk, created.number
+
+    def _list(self, entity: str, period_start: dt.date, period_end: dt.date):
+        documents = self._documents().filter(
+            entity=entity, document_date__gte=period_start, document_date__lte=period_end
+        )
+        return [
+            ListedDocument(
+                external_id=d.external_id,
+                kind=d.kind,
+                number=d.number,
+                currency=d.currency,
+                total=d.total_amount,
+                tax_total=d.tax_amount,
+                document_date=d.document_date,
+                party_code=d.party_code,
+            )
+            for d in documents.order_by("document_date", "id")
+        ]
+
 
 def _result(pk: int, number: str, external_id: str, *, created: bool) -> PostResult:
     return PostResult(
@@ -323,109 +298,5 @@ def _result(pk: int, number: str, external_id: str, *, created: bool) -> PostRes
     )
 
 
-# The sandbox's reads and writes are plain SQL: in the workers (and the benchmark) the
-# sandbox runs beside the engine, and building ORM queries for every call cost more CPU than
-# the engine's own work. Table and column names come from model metadata.
-@dataclass
-class Lookup:
-    """What `SandboxAdapter._lookup` found."""
-
-    existing: PostResult | None = None
-    accounts: set[str] = field(default_factory=set)
-    closed: bool = False
-    parent_posted: bool = False
-
-
-def _account_codes(document: ErpDocument) -> set[str]:
-    codes = {p.account for p in document.postings} | {line.account for line in document.lines}
-    codes.add(document.receivable_account)
-    return {code for code in codes if code}
-
-
 def _number(entity: str, pk: int) -> str:
     return f"SBX-{entity}-{pk:06d}"
-
-
-DOCUMENT_COLUMNS = (
-    "connection",
-    "external_id",
-    "kind",
-    "entity",
-    "currency",
-    "total_amount",
-    "tax_amount",
-    "document_date",
-    "party_code",
-    "parent_external_id",
-    "body",
-    "created_at",
-)
-ENTRY_COLUMNS = ("account", "debit_amount", "credit_amount", "memo")
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _sql(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def _insert_sql(model, names: tuple[str, ...], *, rows: int = 1, returning: bool = False) -> str:
-    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
-    row = f"({', '.join(['%s'] * len(names))})"
-    sql = f"INSERT INTO {_table(model)} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
-    # RETURNING: PostgreSQL, and SQLite from 3.35.
-    return f"{sql} RETURNING id" if returning else sql
-
-
-def _prepared(model, names: tuple[str, ...], rows: list[tuple]) -> list:
-    """The rows' values as the columns store them, flattened for `_insert_sql`."""
-    fields = [model._meta.get_field(name) for name in names]
-    return [
-        field.get_db_prep_save(value, connection)
-        for row in rows
-        for field, value in zip(fields, row, strict=True)
-    ]
-
-
-def _insert_postgresql(entity: str, values: tuple, entries: list[tuple]) -> tuple[int, str]:
-    """PostgreSQL: the document (its id drawn first, so its number is written with it) and
-    its entries in one statement, which is its own transaction: one round trip, not five."""
-    qn = connection.ops.quote_name
-
-    def cast(model, name: str) -> str:
-        return f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})"
-
-    documents = _table(SandboxDocument)
-    columns = ", ".join(
-        qn(SandboxDocument._meta.get_field(name).column) for name in DOCUMENT_COLUMNS
-    )
-    casts = ", ".join(cast(SandboxDocument, name) for name in DOCUMENT_COLUMNS)
-    # Python's {pk:06d}: at least six digits.
-    number = "%s || CASE WHEN n.id < 1000000 THEN lpad(n.id::text, 6, '0') ELSE n.id::text END"
-    sql = (
-        f"WITH n AS (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS id), "  # noqa: S608
-        f"document AS (INSERT INTO {documents} (id, number, {columns}) "
-        f"SELECT n.id, {number}, {casts} FROM n RETURNING id, number)"
-    )
-    params = [
-        documents,
-        f"SBX-{entity}-",
-        *_prepared(SandboxDocument, DOCUMENT_COLUMNS, [values]),
-    ]
-    if entries:
-        entry_columns = ", ".join(
-            qn(SandboxEntry._meta.get_field(name).column) for name in ENTRY_COLUMNS
-        )
-        row = f"({', '.join(cast(SandboxEntry, name) for name in ENTRY_COLUMNS)})"
-        sql += (
-            f", entries AS (INSERT INTO {_table(SandboxEntry)} "  # noqa: S608
-            f"(document_id, {entry_columns}) SELECT document.id, v.* FROM document, "
-            f"(VALUES {', '.join([row] * len(entries))}) AS v)"
-        )
-        params += _prepared(SandboxEntry, ENTRY_COLUMNS, entries)
-    [(pk, number)] = _sql(f"{sql} SELECT id, number FROM document", params)  # noqa: S608
-    return pk, number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from billing.choices import ErpStatus
 from billing.selectors import record_model_for_type
 from billing.services import record_erp_status_set
 from config.celery import app as celery_app
+from config.fsm import transition_states
 from config.history import stamp
 from erp_sync.choices import SyncJobState
 from erp_sync.documents import document_from_json
@@ -24,7 +26,15 @@ from exceptions.services import case_open_or_bump, cases_resolve_for_subject
 logger = logging.getLogger("erp_sync.jobs")
 
 ERP_QUEUE = "erp"
+# Services enqueue tasks by name (tasks import services, never the other way round).
 POST_TASK = "erp_sync.post_job"
+
+# What the posting claim does set-based: SyncJob.start, its source and target states as
+# declared on the model.
+STARTS = transition_states(SyncJob, "start")
+STARTABLE = STARTS.sources
+# A retry message may arrive a little before `next_attempt_at` (clocks, rounding).
+EARLY_TOLERANCE = dt.timedelta(seconds=1)
 
 # Status billing shows for each job state (cancelled: the document never reaches the ERP).
 ERP_STATUS_BY_STATE = {
@@ -54,7 +64,9 @@ def eager() -> bool:
 
 
 def enqueue_post(job_ids: Iterable[int], *, countdown: float = 0.0) -> None:
-    """Send `erp_sync.post_job` for each job once the current transaction commits.
+    """Send `erp_sync.post_job` (by name, on queue "erp") for each job once the current
+    transaction commits. When tasks run eagerly (no REDIS_URL) the signature resolves to the
+    registered task, which runs inline.
 
     Duplicates are harmless: the task locks the job and checks its state first.
     """
@@ -63,12 +75,10 @@ def enqueue_post(job_ids: Iterable[int], *, countdown: float = 0.0) -> None:
         return
 
     def send() -> None:
-        from erp_sync.tasks import post_job
-
         for pk in ids:
-            post_job.apply_async(
-                kwargs={"job_id": pk}, queue=ERP_QUEUE, countdown=countdown or None
-            )
+            celery_app.signature(
+                POST_TASK, kwargs={"job_id": pk}, queue=ERP_QUEUE, countdown=countdown or None
+            ).apply_async()
 
     transaction.on_commit(send)
 
