@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStateEnum": "billing.choices.InvoiceState",
         "SyncJobStateEnum": "erp_sync.choices.SyncJobState",
         "CaseStateEnum": "exceptions.models.CaseState",
+        "AgreementStateEnum": "partners.choices.AgreementState",
+        "SettlementStateEnum": "partners.choices.SettlementState",
+        "ReconciliationRunStateEnum": "reconciliation.choices.RunState",
+        "BreakStateEnum": "reconciliation.choices.BreakState",
     },
 }
 
