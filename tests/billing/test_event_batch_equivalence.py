@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import Max
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 from billing.models import FinanceEvent
@@ -366,6 +366,14 @@ def _tally(taken: dict) -> None:
         event("fast path allocated a payment")
 
 
+PAY_B = {
+    "payment_id": "pay_b",
+    "amount": "10.00",
+    "currency": "USD",
+    "received_at": "2026-05-20T12:00:00Z",
+}
+
+
 @settings(
     max_examples=60,
     deadline=None,
@@ -374,6 +382,18 @@ def _tally(taken: dict) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(STEP, min_size=4, max_size=16))
+# Found by this test: a payment that went per item (its customer touched earlier in the
+# batch) was stored after a later fast-path payment with the same id.
+@example(
+    steps=[
+        # four upserts: evt_1 to evt_3 collide with the world's own events (409s)
+        *[("new", "customer.upserted", {"customer_id": "cus_x", "currency": "USD"}, "US01")] * 4,
+        *[
+            ("new", "payment.settled", {**PAY_B, "customer_id": customer}, "US01")
+            for customer in ("cus_x", "cus_z")
+        ],
+    ]
+)
 def test_batch_and_one_by_one_leave_the_same_rows_history_and_answers(
     world_two_invoices, actor, steps
 ):

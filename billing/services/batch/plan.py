@@ -162,6 +162,9 @@ class Classifier:
             self.touched_subscriptions.add(data["subscription_id"])
         if kind == "usage.recorded":
             self.seen_usage.add(data["usage_id"])
+        if kind == "payment.settled":
+            # A later payment with the same id must not be stored ahead of this one.
+            self.seen_payments.add(data["payment_id"])
         if kind == "customer.upserted" or (
             kind == "payment.settled" and data.get("invoice_id") is None
         ):
