@@ -11,6 +11,8 @@ NAVIGATION = (
     ("Connections", "erp_sync:connection-list", "erp_sync.view_connection"),
     ("Mapping rules", "erp_sync:rule-list", "erp_sync.view_mappingrule"),
     ("Partners", "partners:partner-list", "partners.view_partner"),
+    ("Settlements", "partners:settlement-list", "partners.view_own_statements"),
+    ("Accruals", "partners:accrual-list", "partners.view_own_statements"),
     ("Security events", "accounts:security-event-list", "accounts.view_securityevent"),
     ("API docs", "api-docs", None),
 )

@@ -1,4 +1,22 @@
 """Console pages of partners."""
 
+from django.urls import path
+
+from partners import views
+
 app_name = "partners"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.partner_list, name="partner-list"),
+    path("<int:pk>/", views.partner_detail, name="partner-detail"),
+    path("agreements/<int:pk>/", views.agreement_detail, name="agreement-detail"),
+    path("accruals/", views.accrual_list, name="accrual-list"),
+    path("settlements/", views.settlement_list, name="settlement-list"),
+    path("settlements/<int:pk>/", views.settlement_detail, name="settlement-detail"),
+    path("settlements/<int:pk>/calculate", views.settlement_calculate, name="settlement-calculate"),
+    path("settlements/<int:pk>/submit", views.settlement_submit, name="settlement-submit"),
+    path("settlements/<int:pk>/approve", views.settlement_approve, name="settlement-approve"),
+    path("settlements/<int:pk>/reject", views.settlement_reject, name="settlement-reject"),
+    path("settlements/<int:pk>/statement", views.statement_page, name="statement-page"),
+    path("settlements/<int:pk>/statement.csv", views.statement_csv, name="statement-csv"),
+    path("settlements/<int:pk>/statement.pdf", views.statement_pdf, name="statement-pdf"),
+]

@@ -4,6 +4,7 @@ from partners.models.accrual import Accrual
 from partners.models.agreement import Agreement, CommissionRule, CommissionTier
 from partners.models.partner import Attribution, Partner
 from partners.models.settlement import Settlement, SettlementLine
+from partners.models.statement import SettlementStatement
 
 __all__ = [
     "Accrual",
@@ -14,4 +15,5 @@ __all__ = [
     "Partner",
     "Settlement",
     "SettlementLine",
+    "SettlementStatement",
 ]

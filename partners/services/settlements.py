@@ -33,6 +33,7 @@ from partners.services.emit import settlement_approved_emit
 from partners.services.engine import accruals_recompute
 from partners.services.holds import settlement_hold_check
 from partners.services.periods import period_bounds
+from partners.statements import statement_freeze
 
 S = SettlementState
 
@@ -217,7 +218,8 @@ def settlement_submit(*, settlement: Settlement, actor) -> Settlement:
 
 def settlement_approve(*, settlement: Settlement, actor) -> Settlement:
     """submitted → approved by a second person; emits `settlement.approved` in the same
-    transaction. Idempotent for the same approver.
+    transaction, and freezes its statement (partners.statements) in the same transaction.
+    Idempotent for the same approver.
 
     Raises SettlementError: permission_denied (no partners.approve_settlement), four_eyes (the
     submitter), stale (its accruals changed since it was calculated: recalculate),
@@ -247,6 +249,7 @@ def settlement_approve(*, settlement: Settlement, actor) -> Settlement:
         settlement.approved_event = settlement_approved_emit(settlement=settlement, actor=actor)
         stamp(settlement, actor=actor, reason="approved (four-eyes)")
         settlement.save(update_fields=["state", "approved_by", "approved_at", "approved_event"])
+        statement_freeze(settlement=settlement)  # the statement is frozen with the approval
         return settlement
 
 

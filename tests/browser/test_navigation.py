@@ -45,7 +45,7 @@ def test_partner_user_sees_no_internal_entries_and_is_refused_the_events(
 
     links = set(nav_links(page))
     assert {"Dashboard", "API docs"} <= links
-    assert links - UNGATED <= {"Partners"}  # a partner's own statements, once built
+    assert links - UNGATED == {"Settlements", "Accruals"}  # its own partner's, nothing else
 
     response = page.goto(f"{live_server.url}/billing/events/")
     assert response.status == 403
