@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from billing.choices import ErpStatus, QuarantineReason
 from billing.models import CreditNote, FinanceEvent, Invoice, LegalEntity, Payment
+from config import money as money_rules
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from erp_sync.choices import AttemptOutcome
 from erp_sync.models import SyncAttempt, SyncJob
@@ -52,6 +53,12 @@ AGE_BUCKETS = (
 # never reached it.
 ERP_ACCEPTED = (AttemptOutcome.POSTED, AttemptOutcome.FOUND_EXISTING)
 ERP_REFUSED = (AttemptOutcome.RETRY, AttemptOutcome.DEAD)
+
+
+def money(amount, currency: str) -> Decimal:
+    """An amount in `currency`'s minor units (SQLite sums come back as floats' decimals)."""
+    amount = Decimal(str(amount or 0))
+    return money_rules.quantize(amount, currency) if money_rules.is_currency(currency) else amount
 
 
 def share(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
@@ -160,7 +167,8 @@ def reconciliation_completeness(run) -> dict:
     for row in rows:
         documents += row["documents"]
         matched += row["matched"]
-        value, matched_value = row["value"] or Decimal(0), row["matched_value"] or Decimal(0)
+        currency = row["currency"]
+        value, matched_value = money(row["value"], currency), money(row["matched_value"], currency)
         by_currency[row["currency"]] = {
             "value": value,
             "matched_value": matched_value,
@@ -191,7 +199,7 @@ def unreconciled_value(entity: LegalEntity, period: Period) -> dict:
         if row["difference_currency"]:
             by_currency[row["difference_currency"]] = {
                 "breaks": row["breaks"],
-                "value": row["value"] or Decimal(0),
+                "value": money(row["value"], row["difference_currency"]),
             }
         else:
             without_amount += row["breaks"]
@@ -299,7 +307,13 @@ def unapplied_cash(entity: LegalEntity, period: Period) -> dict:
         )
         .order_by("currency")
     )
-    return {row["currency"]: {"payments": row["payments"], "value": row["value"]} for row in rows}
+    return {
+        row["currency"]: {
+            "payments": row["payments"],
+            "value": money(row["value"], row["currency"]),
+        }
+        for row in rows
+    }
 
 
 def kpis(*, entity: LegalEntity, period: Period, now: dt.datetime | None = None) -> dict:
