@@ -11,7 +11,7 @@ NAVIGATION = (
     ("Connections", "erp_sync:connection-list", "erp_sync.view_connection"),
     ("Mapping rules", "erp_sync:rule-list", "erp_sync.view_mappingrule"),
     ("Partners", "partners:partner-list", "partners.view_partner"),
-    ("Reconciliation", "reconciliation:run-list", "reconciliation.view_reconciliationrun"),
+    ("Reconciliation runs", "reconciliation:run-list", "reconciliation.view_reconciliationrun"),
     ("Security events", "accounts:security-event-list", "accounts.view_securityevent"),
     ("API docs", "api-docs", None),
 )
