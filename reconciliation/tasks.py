@@ -23,3 +23,15 @@ def run_execute_task(*, run_id: int) -> str:
         logger.warning("reconciliation run %s is gone; nothing to execute", run_id)
         return "gone"
     return run_execute(run_id=run_id, actor=system_actor()).state
+
+
+NIGHTLY_RUNS = "reconciliation.nightly_runs"
+
+
+@shared_task(name=NIGHTLY_RUNS, queue="recon", ignore_result=True)
+def nightly_runs_task() -> dict:
+    """Start the previous month's documents run of every entity with a connection."""
+    from reconciliation.actors import system_actor
+    from reconciliation.services.scheduled import runs_start_scheduled
+
+    return runs_start_scheduled(actor=system_actor())

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from billing.models import LegalEntity
 from reconciliation.choices import RunScope
 from reconciliation.models import Break, Match, ReconciliationRun
+from reconciliation.periods import Period
 
 
 class ReconciliationRunSerializer(serializers.ModelSerializer):
@@ -85,3 +86,30 @@ class MatchDecisionSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
     )
     note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class EntityPeriodQuerySerializer(serializers.Serializer):
+    """?entity=CODE&period=YYYY-MM (default: the previous month); or period_start and
+    period_end instead of period."""
+
+    entity = serializers.SlugRelatedField(slug_field="code", queryset=LegalEntity.objects.all())
+    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    period_start = serializers.DateField(required=False)
+    period_end = serializers.DateField(required=False)
+
+    def validate(self, data: dict) -> dict:
+        if "period" in data:
+            data["period"] = Period.parse(data["period"])
+        elif "period_start" in data and "period_end" in data:
+            if data["period_end"] < data["period_start"]:
+                raise serializers.ValidationError({"period_end": "ends before it starts"})
+            data["period"] = Period(data["period_start"], data["period_end"])
+        elif "period_start" in data or "period_end" in data:
+            raise serializers.ValidationError(
+                {"period": "give period (YYYY-MM) or both period_start and period_end"}
+            )
+        else:
+            data["period"] = Period.previous_month()
+        data.pop("period_start", None)
+        data.pop("period_end", None)
+        return data

@@ -1,7 +1,9 @@
 """API routes of reconciliation, mounted under /api/v1/ by config/api_router.py."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from reconciliation.api.reports import CloseChecklistView, KpiView
 from reconciliation.api.views import BreakViewSet, MatchDecisionViewSet, ReconciliationRunViewSet
 
 router = SimpleRouter()
@@ -12,4 +14,8 @@ router.register(
     "reconciliation-runs/matches", MatchDecisionViewSet, basename="reconciliation-match"
 )
 router.register("reconciliation-runs", ReconciliationRunViewSet, basename="reconciliation-run")
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^kpis/?$", KpiView.as_view(), name="kpis"),
+    re_path(r"^close-checklist/?$", CloseChecklistView.as_view(), name="close-checklist"),
+    *router.urls,
+]

@@ -1,7 +1,7 @@
 """Viewsets of the reconciliation API: runs (start, read, their breaks and matches), break
 acceptance, and decisions on suggested matches. Each command calls one service."""
 
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,6 +17,7 @@ from reconciliation.api.serializers import (
     ReconciliationRunSerializer,
     ReconciliationRunStartSerializer,
 )
+from reconciliation.export import breaks_csv, export_filename
 from reconciliation.filters import BreakFilterSet, MatchFilterSet, ReconciliationRunFilterSet
 from reconciliation.models import Break, ReconciliationRun
 from reconciliation.selectors import break_get, break_list, match_list, run_get, run_list
@@ -67,7 +68,7 @@ class ReconciliationRunViewSet(
         )
 
     @extend_schema(
-        operation_id="reconciliation_runs_breaks_of_run",
+        operation_id="reconciliation_runs_run_breaks",
         responses=BreakSerializer(many=True),
         filters=False,
         parameters=BREAK_FILTERS,
@@ -101,7 +102,17 @@ class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = BreakSerializer
     filterset_class = BreakFilterSet
     pagination_class = LargeListPagination
-    required_permissions = {"accept": BREAK_CHANGE}
+    required_permissions = {"accept": BREAK_CHANGE, "export": BREAK_READ}
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The filtered breaks as CSV (all of them, not a page)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        response = StreamingHttpResponse(breaks_csv(queryset), content_type="text/csv")
+        filename = export_filename(request.query_params)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
     @extend_schema(request=BreakAcceptSerializer, responses=BreakSerializer)
     @action(detail=True, methods=["post"])

@@ -1,0 +1,47 @@
+"""The scheduled start of runs: one documents run of the previous month per legal entity
+with an active ERP connection (what the nightly beat row asks for)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from billing.models import LegalEntity
+from erp_sync.models import Connection
+from reconciliation.choices import RunScope
+from reconciliation.errors import ReconciliationError
+from reconciliation.periods import Period
+from reconciliation.services.runs import run_start
+
+logger = logging.getLogger(__name__)
+
+
+def runs_start_scheduled(*, actor, today: dt.date | None = None) -> dict[str, str]:
+    """Start a documents run of the previous month for each entity with an active
+    connection; returns {entity code: run id or why not}. An entity that cannot start (a
+    run of the scope still active, several connections) is skipped with its reason, so one
+    entity never stops the others. Each start is its own transaction (run_start's)."""
+    period = Period.previous_month(today or timezone.localdate())
+    entities = LegalEntity.objects.filter(
+        Exists(Connection.objects.filter(entity=OuterRef("pk"), is_active=True))
+    ).order_by("code")
+    outcome: dict[str, str] = {}
+    for entity in entities:
+        try:
+            run = run_start(
+                entity=entity,
+                period_start=period.start,
+                period_end=period.end,
+                scope=RunScope.DOCUMENTS,
+                actor=actor,
+                today=today,
+            )
+        except ReconciliationError as error:
+            logger.info("scheduled run of %s %s skipped: %s", entity.code, period.label, error)
+            outcome[entity.code] = f"skipped: {error.code}"
+        else:
+            outcome[entity.code] = f"run #{run.pk}"
+    return outcome
