@@ -13,7 +13,6 @@ NAVIGATION = (
     ("Partners", "partners:partner-list", "partners.view_partner"),
     ("Settlements", "partners:settlement-list", "partners.view_own_statements"),
     ("Accruals", "partners:accrual-list", "partners.view_own_statements"),
-
     ("Reconciliation runs", "reconciliation:run-list", "reconciliation.view_reconciliationrun"),
     ("Security events", "accounts:security-event-list", "accounts.view_securityevent"),
     ("API docs", "api-docs", None),
