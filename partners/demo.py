@@ -45,8 +45,10 @@ TIERS = [
 ]
 # partner id → (rules, extra terms): every rule kind, on the demo company's partners.
 AGREEMENTS = {
-    "PRT-DIST-US": ([{"code": "override-3", "kind": "percent_of_net", "rate_percent": "3"}],
-                    {"override_on_children": True}),  # fmt: skip
+    "PRT-DIST-US": (
+        [{"code": "override-3", "kind": "percent_of_net", "rate_percent": "3"}],
+        {"override_on_children": True},
+    ),
     "PRT-RES-US-1": (
         [
             {"code": "platform-20", "kind": "percent_of_net", "rate_percent": "20"},
@@ -61,11 +63,15 @@ AGREEMENTS = {
     ),
     "PRT-REF-US-1": (
         [
-            {"code": "per-seat-5", "kind": "per_unit", "unit_amount": "5.00",
-             "product_families": ["platform"]},
+            {
+                "code": "per-seat-5",
+                "kind": "per_unit",
+                "unit_amount": "5.00",
+                "product_families": ["platform", "analytics", "support"],
+            },
         ],
         {},
-    ),  # fmt: skip
+    ),
     "PRT-REF-US-2": (
         [
             {"code": "net-10", "kind": "percent_of_net", "rate_percent": "10"},
@@ -214,16 +220,16 @@ def _advance(settlement: Settlement, target: str, *, channel, channel2) -> Settl
 def _held_partners() -> set[int]:
     """Partners with a settlement that an open case on a quarantined event would hold."""
     customers = set(
-        Case.objects.filter(state__in=ACTIVE_STATES).exclude(customer="").values_list(
-            "customer", flat=True
-        )
+        Case.objects.filter(state__in=ACTIVE_STATES)
+        .exclude(customer="")
+        .values_list("customer", flat=True)
     )
     live = Attribution.objects.filter(customer__customer_id__in=customers)
     held = set(live.values_list("partner_id", flat=True))
     held |= set(
-        Attribution.objects.filter(
-            subscription__customer__customer_id__in=customers
-        ).values_list("partner_id", flat=True)
+        Attribution.objects.filter(subscription__customer__customer_id__in=customers).values_list(
+            "partner_id", flat=True
+        )
     )
     held |= set(
         Partner.objects.filter(children__in=held).values_list("id", flat=True)
@@ -317,8 +323,10 @@ def demo_settlements_ensure(*, channel, channel2, today: dt.date) -> dict[str, s
         months.setdefault(partner.pk, []).append((partner, month))
     # The paid statement: the demo partner's (the `partner` user sees it) if it can take a
     # credit note afterwards (an invoice with an open amount), else the first that can.
-    ranked = sorted(months.values(), key=lambda pairs: (pairs[0][0].partner_id != DEMO_PARTNER_ID,
-                                                        pairs[0][0].partner_id))  # fmt: skip
+    ranked = sorted(
+        months.values(),
+        key=lambda pairs: (pairs[0][0].partner_id != DEMO_PARTNER_ID, pairs[0][0].partner_id),
+    )
     pick = next((pair for pairs in ranked for pair in pairs if _open_invoice(*pair)), None)
     before = Settlement.objects.filter(state=S.PAID).order_by("pk").first()
     if before is not None:  # a second run: the statement paid the first time
@@ -326,15 +334,17 @@ def demo_settlements_ensure(*, channel, channel2, today: dt.date) -> dict[str, s
     used = set(Settlement.objects.values_list("partner_id", "period_start"))
     if pick is not None:
         partner, month = pick
-        paid = _advance(_settlement(partner, month, channel), S.PAID, channel=channel,
-                        channel2=channel2)  # fmt: skip
+        paid = _advance(
+            _settlement(partner, month, channel), S.PAID, channel=channel, channel2=channel2
+        )
         shown[S.PAID] = label(paid)
         used.add((partner.pk, month))
         _credit_after_payout(paid, actor=channel, today=today)
         start, end = period_bounds(today, "month")
         accruals_recompute(period_start=start, period_end=end, actor=channel)
-        after = _advance(_settlement(partner, today, channel), S.CALCULATED, channel=channel,
-                         channel2=channel2)  # fmt: skip
+        after = _advance(
+            _settlement(partner, today, channel), S.CALCULATED, channel=channel, channel2=channel2
+        )
         shown[S.CALCULATED] = label(after) + " (clawback after payout)"
     rest = [(p, m) for p, m in free if (p.pk, m) not in used]
     # The rest, one partner-month each, the latest month of distinct partners first.
@@ -347,8 +357,9 @@ def demo_settlements_ensure(*, channel, channel2, today: dt.date) -> dict[str, s
         if not rest:
             break
         partner, month = rest.pop(0)
-        settlement = _advance(_settlement(partner, month, channel), target, channel=channel,
-                              channel2=channel2)  # fmt: skip
+        settlement = _advance(
+            _settlement(partner, month, channel), target, channel=channel, channel2=channel2
+        )
         shown[target] = label(settlement)
     return shown
 
@@ -369,6 +380,8 @@ def demo_partners_seed(*, today: dt.date) -> list[str]:
     for state, what in shown.items():
         out.append(f"settlement {state}: {what}")
     total = Accrual.objects.aggregate(total=Sum("amount"))["total"]
-    out.append(f"{Accrual.objects.count()} accruals, {Settlement.objects.count()} settlements "
-               f"(accrued {total})")  # fmt: skip
+    out.append(
+        f"{Accrual.objects.count()} accruals, {Settlement.objects.count()} settlements "
+        f"(accrued {total})"
+    )
     return out

@@ -256,7 +256,9 @@ def percent_rows(*, kind: str, start: dt.date, end: dt.date, partner_pks=None) -
         Agreement.objects.filter(state=AgreementState.ACTIVE).values_list("currency", flat=True)
     )
     where, partner_params = _partner_filter(partner_pks)
-    covers_i = "{a}.valid_from <= i.issue_date AND ({a}.valid_to IS NULL OR {a}.valid_to > i.issue_date)"
+    covers_i = (
+        "{a}.valid_from <= i.issue_date AND ({a}.valid_to IS NULL OR {a}.valid_to > i.issue_date)"
+    )
     amount = _round("r.rate_percent * l.amount / 100", currencies)
     ref = "i.invoice_id || ' line ' || l.n"
     sql = f"""

@@ -189,7 +189,12 @@ def _mix_setup(connection, lines: int) -> None:
         "rebate": (
             [
                 {"code": "net-5", "kind": "percent_of_net", "rate_percent": "5"},
-                {"code": "rebate", "kind": "rebate", "rate_percent": "2", "threshold_amount": "30000"},
+                {
+                    "code": "rebate",
+                    "kind": "rebate",
+                    "rate_percent": "2",
+                    "threshold_amount": "30000",
+                },
             ],
             {},
         ),
@@ -263,7 +268,8 @@ def _mix_setup(connection, lines: int) -> None:
             "unit_price, amount, tax_code, tax_amount, invoice_id) SELECT 'L' || k, 'Mix line', "
             "'platform', 1 + (i.id + k) %% 3, a.amount, a.amount, '', 0, i.id "
             "FROM billing_invoice i CROSS JOIN generate_series(1, %s) k "
-            "CROSS JOIN LATERAL (SELECT (((i.id * 4 + k) * 7919) %% 99991) / 100.0 + 1 AS amount) a "
+            "CROSS JOIN LATERAL (SELECT (((i.id * 4 + k) * 7919) %% 99991) / 100.0 + 1 "
+            "AS amount) a "
             "WHERE i.invoice_id LIKE 'INV-M-%%'",
             [LINES_PER_INVOICE],
         )
@@ -309,9 +315,7 @@ def _baseline_full(database) -> float:
     with database.connect(autocommit=True) as admin:
         admin.execute("DROP TABLE IF EXISTS bench_accrual_fk, bench_history")
         admin.execute("CREATE TABLE bench_accrual_fk (LIKE partners_accrual INCLUDING ALL)")
-        admin.execute(
-            "CREATE TABLE bench_history (LIKE partners_historicalaccrual INCLUDING ALL)"
-        )
+        admin.execute("CREATE TABLE bench_history (LIKE partners_historicalaccrual INCLUDING ALL)")
         fks = admin.execute(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE conrelid = 'partners_accrual'::regclass AND contype = 'f'"
@@ -382,8 +386,9 @@ def main() -> int:
         say(f"  mix of every rule kind, {mix_lines} lines in May: {mix_s:.2f} s ({mix})")
         kinds = _scalar(
             connection,
-            "SELECT string_agg(DISTINCT r.kind || '/' || a.source_kind, ' ') FROM partners_accrual a "
-            "JOIN partners_commissionrule r ON r.id = a.rule_id WHERE a.period_start = %(s)s",
+            "SELECT string_agg(DISTINCT r.kind || '/' || a.source_kind, ' ') "
+            "FROM partners_accrual a JOIN partners_commissionrule r ON r.id = a.rule_id "
+            "WHERE a.period_start = %(s)s",
             {"s": MAY[0]},
         )
         say(f"  mix accruals by rule kind/source: {kinds}")
