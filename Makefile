@@ -20,6 +20,7 @@ demo-setup: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_erp_demo
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_partners_demo
 
 demo: demo-setup
 	@echo ""

@@ -149,20 +149,31 @@ def _common(row) -> dict:
     }
 
 
-def candidates(*, kind: str, start: dt.date, end: dt.date, partner_pks=None) -> list[Candidate]:
-    """Every candidate of the window [start, end] for agreements of period `kind`."""
+def candidates(
+    *, kind: str, start: dt.date, end: dt.date, partner_pks=None, skip_percent_rows=False
+) -> list[Candidate]:
+    """Every candidate of the window [start, end] for agreements of period `kind`; without
+    the invoiced percent-of-net ones when `skip_percent_rows` (`percent_rows` makes them)."""
     fixed = [True, AgreementState.ACTIVE]
     rest = [kind, RuleKind.CAP]
     where, partner_params = _partner_filter(partner_pks)
     issue = _c("i", Invoice, "issue_date")
     received = _c("pm", Payment, "received_at")
+    skip = f" AND {_c('r', CommissionRule, 'kind')} <> %s" if skip_percent_rows else ""
     found = []
     with connection.cursor() as cursor:
         # Invoiced basis: one statement joins every line of the window to its earners' rules.
         cursor.execute(
             f"SELECT {_columns()} {_from_where(CommissionBasis.INVOICED)} "
-            f"WHERE {issue} >= %s AND {issue} <= %s{where}",
-            [*fixed, CommissionBasis.INVOICED, *rest, *_dates(start, end), *partner_params],
+            f"WHERE {issue} >= %s AND {issue} <= %s{where}{skip}",
+            [
+                *fixed,
+                CommissionBasis.INVOICED,
+                *rest,
+                *_dates(start, end),
+                *partner_params,
+                *([SQL_RULE_KIND] if skip_percent_rows else []),
+            ],
         )
         for row in cursor.fetchall():
             found.append(Candidate(basis=CommissionBasis.INVOICED, **_common(row)))
@@ -191,3 +202,119 @@ def candidates(*, kind: str, start: dt.date, end: dt.date, partner_pks=None) -> 
                 )
             )
     return dedupe(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Percent of net, invoiced basis, on PostgreSQL: the accrual rows themselves in one SELECT.
+# Measured need: tests/benchmarks/bench_accruals.py (1,000,000 lines: the Python path built a
+# Candidate, a dict and two model instances per line). Its rows equal what
+# engine.lines_desired makes of the same candidates (tests/partners/test_engine_paths.py runs
+# both on PostgreSQL); the explanation is formatted by to_char like rates.fmt/percent_text.
+
+SQL_RULE_KIND = RuleKind.PERCENT_OF_NET
+SQL_BASIS = CommissionBasis.INVOICED
+
+
+def _minor(currencies, template: str) -> str:
+    """CASE over the currencies whose minor unit is not 2 (config.money)."""
+    from config.money import minor_units
+
+    whens = [
+        template.format(cur=f"'{code}'", digits=minor_units(code))
+        for code in sorted(currencies)
+        if code.isalpha() and minor_units(code) != 2
+    ]
+    return " ".join(whens)
+
+
+def _round(expr: str, currencies) -> str:
+    whens = _minor(currencies, "WHEN {cur} THEN round(" + expr + ", {digits})")
+    return f"(CASE i.currency {whens} ELSE round({expr}, 2) END)" if whens else f"round({expr}, 2)"
+
+
+def _money_text(expr: str, currencies) -> str:
+    pattern = "FM999,999,999,999,999,990"
+    whens = _minor(
+        currencies,
+        "WHEN {cur} THEN to_char(round(" + expr + ", {digits}), '" + pattern + ".' || "
+        "repeat('0', {digits}))",
+    ).replace(".' || repeat('0', 0)", "' || ''")
+    plain = f"to_char(round({expr}, 2), '{pattern}.00')"
+    return f"(CASE i.currency {whens} ELSE {plain} END)" if whens else plain
+
+
+_PERCENT_TEXT = (
+    "(CASE WHEN r.rate_percent = trunc(r.rate_percent) "
+    "THEN trunc(r.rate_percent)::numeric(40, 0)::text ELSE rtrim(r.rate_percent::text, '0') END)"
+)
+
+
+def percent_rows(*, kind: str, start: dt.date, end: dt.date, partner_pks=None) -> tuple:
+    """(sql, params): a SELECT of the line accruals of the window's invoiced percent-of-net
+    rules, columns named as Accrual's (rule_id, source_key and writer.COMPARED)."""
+    currencies = set(
+        Agreement.objects.filter(state=AgreementState.ACTIVE).values_list("currency", flat=True)
+    )
+    where, partner_params = _partner_filter(partner_pks)
+    covers_i = (
+        "{a}.valid_from <= i.issue_date AND ({a}.valid_to IS NULL OR {a}.valid_to > i.issue_date)"
+    )
+    amount = _round("r.rate_percent * l.amount / 100", currencies)
+    ref = "i.invoice_id || ' line ' || l.n"
+    sql = f"""
+WITH inv AS (
+  SELECT id, subscription_id, customer_id, issue_date, currency FROM {_t(Invoice)}
+  WHERE issue_date >= %s AND issue_date <= %s),
+attributed AS (
+  -- a subscription's attribution wins; the customer's counts only when it has none
+  SELECT i.id AS inv, a.partner_id FROM inv i JOIN {_t(Attribution)} a
+    ON a.subscription_id = i.subscription_id AND {covers_i.format(a="a")}
+  UNION
+  SELECT i.id, a.partner_id FROM inv i JOIN {_t(Attribution)} a
+    ON a.customer_id = i.customer_id AND {covers_i.format(a="a")}
+  WHERE NOT EXISTS (SELECT 1 FROM {_t(Attribution)} s WHERE s.subscription_id = i.subscription_id
+    AND {covers_i.format(a="s")})),
+earners AS (
+  -- the attributed partner, and its parent when the parent's agreement says so (UNION: once)
+  SELECT t.inv, t.partner_id AS earner, false AS via_parent FROM attributed t
+  UNION
+  SELECT t.inv, p.parent_id, true FROM attributed t
+    JOIN {_t(Partner)} p ON p.id = t.partner_id WHERE p.parent_id IS NOT NULL),
+earning AS (
+  SELECT DISTINCT e.inv, g.id AS agreement_id FROM earners e JOIN inv i ON i.id = e.inv
+  JOIN {_t(Agreement)} g ON g.partner_id = e.earner AND (NOT e.via_parent OR g.override_on_children)
+    AND g.state = %s AND g.basis = %s AND g.currency = i.currency AND g.settlement_period = %s
+    AND g.effective_from <= i.issue_date
+    AND (g.effective_to IS NULL OR g.effective_to > i.issue_date){where}),
+lines AS (
+  -- the line's 1-based position on its invoice, for people
+  SELECT l.*, row_number() OVER (PARTITION BY l.invoice_id ORDER BY l.id) AS n
+  FROM {_t(InvoiceLine)} l WHERE l.invoice_id IN (SELECT DISTINCT inv FROM earning))
+SELECT r.id AS rule_id, 'invoice_line:' || l.id AS source_key,
+  g.partner_id, g.id AS agreement_id, %s::varchar AS source_kind,
+  left({ref}, 300)::varchar AS source_ref, i.customer_id, i.id AS invoice_id,
+  NULL::bigint AS payment_id, i.issue_date AS accrued_on, %s::date AS period_start,
+  %s::date AS period_end, r.rate_percent AS rate, l.amount AS basis_amount,
+  {amount} AS amount, i.currency,
+  left({_PERCENT_TEXT} || '%% of ' || {_money_text("l.amount", currencies)} || ' net on '
+    || {ref} || ', rule ' || r.code, 500)::varchar AS explanation,
+  NULL::bigint AS clawback_of_id
+FROM earning e JOIN {_t(Invoice)} i ON i.id = e.inv
+JOIN {_t(Agreement)} g ON g.id = e.agreement_id
+JOIN {_t(CommissionRule)} r ON r.agreement_id = g.id AND r.kind = %s
+JOIN lines l ON l.invoice_id = i.id
+JOIN {_t(Customer)} c ON c.id = i.customer_id
+WHERE (jsonb_array_length(r.product_families) = 0 OR r.product_families ? l.product_family)
+  AND (jsonb_array_length(r.countries) = 0 OR r.countries ? c.country)
+"""  # noqa: S608 (table names from _meta, values as parameters)
+    params = [
+        *_dates(start, end),
+        AgreementState.ACTIVE,
+        SQL_BASIS,
+        kind,
+        *partner_params,
+        "invoice_line",
+        *_dates(start, end),
+        SQL_RULE_KIND,
+    ]
+    return sql, params

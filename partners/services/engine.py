@@ -26,8 +26,8 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
+from django.db.models import Q, Sum
 
 from config.money import quantize
 from partners.choices import CLAWBACK_SOURCES, AccrualSource, RuleKind, TierMode
@@ -45,7 +45,7 @@ from partners.services.rates import (
     percent_text,
     tier_rate,
 )
-from partners.services.writer import WriteCount, accruals_write
+from partners.services.writer import WriteCount, accruals_write, accruals_write_select
 
 _RATE = Decimal("0.00000001")
 LINE_SOURCES = (AccrualSource.INVOICE_LINE, AccrualSource.PAYMENT)
@@ -124,8 +124,8 @@ def _line_accrual(rule: CommissionRule, c: Candidate, volume: Decimal) -> tuple:
     return rate, basis, percent_of(rate, basis, cur), text
 
 
-def _rules(candidates: list[Candidate]) -> dict[int, CommissionRule]:
-    pks = {c.rule_pk for c in candidates}
+def _rules(candidates: list[Candidate], more=()) -> dict[int, CommissionRule]:
+    pks = {c.rule_pk for c in candidates} | set(more)
     rules = CommissionRule.objects.select_related("agreement").prefetch_related("tiers")
     found = rules.in_bulk(pks)
     for rule in found.values():
@@ -214,8 +214,11 @@ def period_desired(lines: dict, volume: dict, rules, *, start, end) -> dict:
                 amount=amount,
                 text=text,
             )
+    caps = {}  # each agreement's first cap rule, read in one query
+    for cap in CommissionRule.objects.filter(agreement__in=agreements, kind=RuleKind.CAP):
+        caps.setdefault(cap.agreement_id, cap)
     for agreement in agreements.values():
-        cap = agreement.rules.filter(kind=RuleKind.CAP).first()
+        cap = caps.get(agreement.pk)
         if cap is not None:
             desired.update(_cap(agreement, cap, desired, key, start=start, end=end))
     return desired
@@ -282,16 +285,29 @@ def accruals_recompute(
     window = {"start": period_start, "end": period_end}
     partner_pks = None if partner is None else [partner.pk]
     reason = f"accruals recomputed for {period_start} to {period_end}"
+    # On PostgreSQL the invoiced percent-of-net line accruals (most of them) are written by
+    # statements (bulk.percent_rows + accruals_write_select); the other rules go through
+    # Python. The reference reads, and SQLite, take the Python path for every rule.
+    in_sql = reads is bulk and connection.vendor == "postgresql"
     with transaction.atomic():
-        candidates = reads.candidates(kind=kind, partner_pks=partner_pks, **window)
-        rules = _rules(candidates)
+        line_scope = _scope(LINE_SOURCES, partner_pks=partner_pks, **window)
+        sql_rules, count = set(), WriteCount()
+        if in_sql:
+            handled = Q(
+                source_kind=AccrualSource.INVOICE_LINE,
+                rule__kind=bulk.SQL_RULE_KIND,
+                agreement__basis=bulk.SQL_BASIS,
+            )
+            select, params = bulk.percent_rows(kind=kind, partner_pks=partner_pks, **window)
+            count, sql_rules = accruals_write_select(
+                select, params, scope=line_scope.filter(handled), actor=actor, reason=reason
+            )
+            line_scope = line_scope.exclude(handled)
+        skip = {"skip_percent_rows": True} if in_sql else {}
+        candidates = reads.candidates(kind=kind, partner_pks=partner_pks, **window, **skip)
+        rules = _rules(candidates, sql_rules)
         lines, volume = lines_desired(candidates, rules, **window)
-        count = accruals_write(
-            lines,
-            scope=_scope(LINE_SOURCES, partner_pks=partner_pks, **window),
-            actor=actor,
-            reason=reason,
-        )
+        count.add(accruals_write(lines, scope=line_scope, actor=actor, reason=reason))
         clawbacks = clawbacks_desired(kind=kind, partner_pks=partner_pks, **window)
         count.add(
             accruals_write(
