@@ -1,0 +1,56 @@
+"""The one-event endpoint's statement budget, pinned per event type.
+
+POST /api/v1/events with a bearer token, counted with CaptureQueriesContext (which also
+sees bulk_write's server-side-bound statements). Exact counts, so that a change in either
+direction is seen: a regression fails here, an improvement updates the figure. Inside the
+test's transaction the ingest's own transaction is a savepoint, which adds its SAVEPOINT and
+RELEASE to every count. Before the ingest_single work (2026-12-07), counted the same way on
+PostgreSQL: usage 16, invoice 19, payment 22 (of which 2 authenticated the client, which
+the per-process key cache now skips); docs/benchmarks.md has the figures.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.billing.factories import event_body
+
+pytestmark = pytest.mark.django_db
+
+# (event type, data overrides) -> statements on (postgresql, sqlite).
+BUDGET = {
+    "usage": (("usage.recorded", {}), {"postgresql": 9, "sqlite": 10}),
+    "invoice": (("invoice.issued", {"subscription_id": "sub_x"}), {"postgresql": 12, "sqlite": 13}),
+    "payment": (("payment.settled", {"invoice_id": "inv_x"}), {"postgresql": 15, "sqlite": 16}),
+    "payment_on_account": (
+        ("payment.settled", {"invoice_id": None}),
+        {"postgresql": 15, "sqlite": 16},
+    ),
+    "quarantined": (
+        ("usage.recorded", {"subscription_id": "sub_nope"}),
+        {"postgresql": 17, "sqlite": 18},
+    ),
+    "duplicate": (("usage.recorded", {}), {"postgresql": 4, "sqlite": 4}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BUDGET))
+def test_event_ingest_statement_count_is_pinned(api_with_scopes, world, case):
+    (event_type, data), budget = BUDGET[case]
+    api = api_with_scopes("events:write")
+    # Warm the per-process API key cache, as every request after a client's first finds it.
+    warm = api.post("/api/v1/events", event_body("usage.recorded"), format="json")
+    assert warm.status_code == 202, warm.json()
+    body = event_body(event_type, **data)
+    if case == "duplicate":
+        assert api.post("/api/v1/events", body, format="json").status_code == 202
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/api/v1/events", body, format="json")
+
+    expected_status = 200 if case == "duplicate" else 202
+    assert response.status_code == expected_status, response.json()
+    if case == "quarantined":
+        assert response.json()["state"] == "quarantined"
+    statements = [q["sql"][:120] for q in queries]
+    assert len(statements) == budget[connection.vendor], statements
