@@ -10,25 +10,29 @@ the per-process key cache now skips); docs/benchmarks.md has the figures.
 """
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from billing.models import FinanceEvent
 from tests.billing.factories import event_body
 
 pytestmark = pytest.mark.django_db
 
-# (event type, data overrides) -> statements on (postgresql, sqlite).
+# (event type, data overrides) -> statements by backend. A quarantined event costs more
+# than before: its first transaction is rolled back and it is stored again to be quarantined
+# (billing.services.events.event_ingest_valid), so that an applied one needs no savepoint.
 BUDGET = {
-    "usage": (("usage.recorded", {}), {"postgresql": 9, "sqlite": 10}),
-    "invoice": (("invoice.issued", {"subscription_id": "sub_x"}), {"postgresql": 12, "sqlite": 13}),
-    "payment": (("payment.settled", {"invoice_id": "inv_x"}), {"postgresql": 15, "sqlite": 16}),
+    "usage": (("usage.recorded", {}), {"postgresql": 7, "sqlite": 8}),
+    "invoice": (("invoice.issued", {"subscription_id": "sub_x"}), {"postgresql": 10, "sqlite": 11}),
+    "payment": (("payment.settled", {"invoice_id": "inv_x"}), {"postgresql": 13, "sqlite": 14}),
     "payment_on_account": (
         ("payment.settled", {"invoice_id": None}),
-        {"postgresql": 15, "sqlite": 16},
+        {"postgresql": 13, "sqlite": 14},
     ),
     "quarantined": (
         ("usage.recorded", {"subscription_id": "sub_nope"}),
-        {"postgresql": 17, "sqlite": 18},
+        {"postgresql": 22, "sqlite": 24},
     ),
     "duplicate": (("usage.recorded", {}), {"postgresql": 4, "sqlite": 4}),
 }
@@ -44,6 +48,8 @@ def test_event_ingest_statement_count_is_pinned(api_with_scopes, world, case):
     body = event_body(event_type, **data)
     if case == "duplicate":
         assert api.post("/api/v1/events", body, format="json").status_code == 202
+    # The content type of a quarantine's case is cached per process: make every order alike.
+    ContentType.objects.get_for_model(FinanceEvent)
 
     with CaptureQueriesContext(connection) as queries:
         response = api.post("/api/v1/events", body, format="json")
