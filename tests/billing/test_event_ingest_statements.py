@@ -60,3 +60,9 @@ def test_event_ingest_statement_count_is_pinned(api_with_scopes, world, case):
         assert response.json()["state"] == "quarantined"
     statements = [q["sql"][:120] for q in queries]
     assert len(statements) == budget[connection.vendor], statements
+    # Applying writes the columns applying changes, never the body again.
+    event_updates = [
+        q["sql"] for q in queries if q["sql"].startswith('UPDATE "billing_financeevent"')
+    ]
+    assert event_updates or case == "duplicate"
+    assert not [sql for sql in event_updates if '"body"' in sql.split(" WHERE ")[0]], event_updates
