@@ -4,7 +4,8 @@ from datetime import date
 
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
-from billing.models import FinanceEvent, LegalEntity
+from billing.models import Customer, FinanceEvent, LegalEntity
+from billing.schema import Envelope
 
 
 def history_reason(event: FinanceEvent) -> str:
@@ -26,6 +27,25 @@ def entity_get(code: str, *, scope: dict | None = None) -> LegalEntity:
             f"no legal entity with code {code!r}",
             {**(scope or {}), "entity": code},
         ) from None
+
+
+def customer_with_entity(customer_id: str, **annotations) -> Customer | None:
+    """The customer `customer_id` with its legal entity loaded and `annotations` (e.g. an
+    Exists of the record id the event creates), in one query; None when unknown."""
+    return (
+        Customer.objects.select_related("entity")
+        .annotate(**annotations)
+        .filter(customer_id=customer_id)
+        .first()
+    )
+
+
+def entity_of(envelope: Envelope, customer: Customer | None, *, scope: dict) -> LegalEntity:
+    """`entity_get(envelope.entity)`, without a query when it is the customer's own entity
+    (nearly always): the legal entity is looked up by its unique code either way."""
+    if customer is not None and customer.entity.code == envelope.entity:
+        return customer.entity
+    return entity_get(envelope.entity, scope=scope)
 
 
 def check_open_period(entity: LegalEntity, posting_date: date, *, scope: dict) -> None:

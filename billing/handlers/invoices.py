@@ -2,21 +2,24 @@
 
 from decimal import Decimal
 
+from django.db.models import Exists
+
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
 from billing.handlers import register
 from billing.handlers.common import (
     check_currency,
     check_open_period,
+    customer_with_entity,
     duplicate_record,
     entity_get,
+    entity_of,
     history_reason,
     unknown,
 )
 from billing.models import (
     CreditNote,
     CreditNoteLine,
-    Customer,
     FinanceEvent,
     Invoice,
     InvoiceLine,
@@ -61,8 +64,9 @@ def invoice_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     """Create the invoice with its lines and totals for a known customer (and subscription)."""
     data = envelope.data
     scope = {"entity": envelope.entity, "customer": data["customer_id"]}
-    entity = entity_get(envelope.entity, scope=scope)
-    customer = Customer.objects.filter(customer_id=data["customer_id"]).first()
+    taken = Invoice.objects.filter(invoice_id=data["invoice_id"])
+    customer = customer_with_entity(data["customer_id"], invoice_taken=Exists(taken))
+    entity = entity_of(envelope, customer, scope=scope)
     if customer is None:
         raise unknown(
             QuarantineReason.UNKNOWN_CUSTOMER, "customer", data["customer_id"], scope=scope
@@ -80,7 +84,7 @@ def invoice_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
         scope["partner"] = subscription.partner_code
     check_open_period(entity, data["issue_date"], scope=scope)
     check_currency(data["currency"], customer.currency, what="the customer", scope=scope)
-    if Invoice.objects.filter(invoice_id=data["invoice_id"]).exists():
+    if customer.invoice_taken:
         raise duplicate_record("invoice", data["invoice_id"], scope=scope)
     invoice = Invoice(
         invoice_id=data["invoice_id"],

@@ -2,19 +2,23 @@
 
 from decimal import Decimal
 
+from django.db.models import Exists
+
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
 from billing.handlers import register
 from billing.handlers.common import (
     check_currency,
     check_open_period,
+    customer_with_entity,
     duplicate_record,
     entity_get,
+    entity_of,
     history_reason,
     unknown,
 )
 from billing.handlers.invoices import invoice_locked
-from billing.models import Customer, FinanceEvent, Invoice, Payment, PaymentAllocation, Refund
+from billing.models import FinanceEvent, Invoice, Payment, PaymentAllocation, Refund
 from billing.schema import Envelope
 from config.history import stamp
 from config.money import quantize
@@ -72,14 +76,15 @@ def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     """Record the payment and allocate it to open invoices; the rest stays unallocated."""
     data = envelope.data
     scope = {"entity": envelope.entity, "customer": data["customer_id"]}
-    entity = entity_get(envelope.entity, scope=scope)
-    customer = Customer.objects.filter(customer_id=data["customer_id"]).first()
+    taken = Payment.objects.filter(payment_id=data["payment_id"])
+    customer = customer_with_entity(data["customer_id"], payment_taken=Exists(taken))
+    entity = entity_of(envelope, customer, scope=scope)
     if customer is None:
         raise unknown(
             QuarantineReason.UNKNOWN_CUSTOMER, "customer", data["customer_id"], scope=scope
         )
     check_open_period(entity, data["received_at"].date(), scope=scope)
-    if Payment.objects.filter(payment_id=data["payment_id"]).exists():
+    if customer.payment_taken:
         raise duplicate_record("payment", data["payment_id"], scope=scope)
     payment = Payment(
         payment_id=data["payment_id"],

@@ -7,6 +7,8 @@ per event.
 
 from decimal import Context
 
+from django.db.models import Exists
+
 from billing.choices import QuarantineReason, SubscriptionState
 from billing.errors import QuarantineError
 from billing.handlers import register
@@ -206,16 +208,30 @@ def usage_build(event: FinanceEvent, envelope: Envelope, subscription: Subscript
 
 @register("usage.recorded")
 def usage_recorded(event: FinanceEvent, envelope: Envelope, actor) -> dict:
-    """Record metered usage of a live subscription, priced in the subscription's currency."""
+    """Record metered usage of a live subscription, priced in the subscription's currency.
+
+    One query reads the subscription with its customer, the customer's legal entity (the
+    envelope's, nearly always: another code is looked up on its own) and whether the usage
+    id is taken; the checks are `usage_check`'s, in its order (measured on ingest_single:
+    three queries were a quarter of a usage event's statements).
+    """
     data = envelope.data
-    entity = LegalEntity.objects.filter(code=envelope.entity).first()
     subscription = (
-        Subscription.objects.select_related("customer")
+        Subscription.objects.select_related("customer__entity")
+        .annotate(usage_taken=Exists(UsageRecord.objects.filter(usage_id=data["usage_id"])))
         .filter(subscription_id=data["subscription_id"])
         .first()
     )
-    exists = UsageRecord.objects.filter(usage_id=data["usage_id"]).exists()
-    usage_check(envelope, entity=entity, subscription=subscription, usage_exists=exists)
+    if subscription is not None and subscription.customer.entity.code == envelope.entity:
+        entity = subscription.customer.entity
+    else:
+        entity = LegalEntity.objects.filter(code=envelope.entity).first()
+    usage_check(
+        envelope,
+        entity=entity,
+        subscription=subscription,
+        usage_exists=subscription is not None and subscription.usage_taken,
+    )
     usage = usage_build(event, envelope, subscription)
     usage.save()
     return {"usage": usage.usage_id, "subscription": subscription.subscription_id}

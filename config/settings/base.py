@@ -333,6 +333,9 @@ LOGGING = {
 
 # --- Concord -------------------------------------------------------------------------------
 CONCORD_EVENT_BATCH_MAX = 1000
+# Seconds a process remembers a verified API token (config/api/authentication.py): another
+# process refuses a revoked client within this time. 0: check the token on every request.
+CONCORD_API_KEY_CACHE_SECONDS = int(os.environ.get("CONCORD_API_KEY_CACHE_SECONDS", "5"))
 # SLA hours by case severity.
 CONCORD_CASE_SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
 # /metrics answers only `Authorization: Bearer <CONCORD_METRICS_TOKEN>` or a peer address in
