@@ -63,6 +63,8 @@ class DocumentStatus(models.TextChoices):
     OPEN = "open", "Open"
     SETTLED = "settled", "Settled (paid, credited or written off)"
     CANCELLED = "cancelled", "Cancelled"
+    # ERP side only: held as a draft (or validated) document, never posted.
+    UNPOSTED = "unposted", "Not posted (draft in the ERP)"
 
 
 # ERP kind of a summary entry: one ERP document standing for several billing documents.

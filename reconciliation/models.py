@@ -174,6 +174,8 @@ class ErpSnapshotRow(SnapshotRow):
     run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="erp_rows")
     # The source document number the ERP holds as its reference, when the adapter lists it.
     reference = models.CharField(max_length=200, blank=True, default="")
+    # The external id of the document this one applies to, when the ERP knows it.
+    parent_external_id = models.CharField(max_length=200, blank=True, default="")
     state = models.CharField(max_length=32, blank=True, default="", help_text="As the ERP says.")
 
     class Meta:

@@ -11,11 +11,16 @@ account, unparseable answer: a person must act). `PeriodClosedError` and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 DOCUMENT_KINDS = ("invoice", "credit_note", "payment", "refund", "write_off", "settlement")
+# Kinds a listing may report beyond DOCUMENT_KINDS: a supplier (vendor) bill or credit the
+# ERP holds (Tryton `in` invoices), and a summary entry standing for several documents.
+LISTED_ONLY_KINDS = ("supplier_bill", "supplier_credit_note", "summary")
+LIST_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,15 @@ class PostResult:
 
 @dataclass(frozen=True)
 class ListedDocument:
-    """A document as the ERP reports it, for reconciliation."""
+    """A document as the ERP reports it, for reconciliation.
+
+    Amounts are positive; `kind` says which way they go (credit_note, refund...).
+    `external_id` is the id Concord posted it under ("" for a document keyed in the ERP by
+    hand); `reference` the source document number the ERP holds (invoice_id...) when it holds
+    one; `parent_external_id` the invoice a payment / credit / write-off applies to, when the
+    ERP knows it. `state` is the ERP's own word (draft, validated, posted, paid, cancelled),
+    `net_total` the untaxed amount (None when the ERP does not say).
+    """
 
     external_id: str
     kind: str
@@ -95,6 +108,16 @@ class ListedDocument:
     tax_total: Decimal
     document_date: dt.date
     party_code: str = ""
+    state: str = ""
+    net_total: Decimal | None = None
+    reference: str = ""
+    parent_external_id: str = ""
+    accounting_date: dt.date | None = None
+
+
+def listed_flat(pages: Iterable[list[ListedDocument]]) -> list[ListedDocument]:
+    """Every document of `document_pages`, in one list (for small periods and tests)."""
+    return [document for page in pages for document in page]
 
 
 @dataclass(frozen=True)
@@ -145,9 +168,25 @@ class ErpAdapter(Protocol):
         time.monotonic() value, so a call never outlives the job lease it runs under."""
         ...
 
+    def document_pages(
+        self,
+        entity: str,
+        period_start: dt.date,
+        period_end: dt.date,
+        *,
+        page_size: int = LIST_PAGE_SIZE,
+    ) -> Iterator[list[ListedDocument]]:
+        """Every customer invoice, credit note, payment, refund, write-off, settlement and
+        supplier bill of `entity` dated in [period_start, period_end], page by page (at most
+        `page_size` each, in a stable order; a page is fetched only when asked for). A page
+        that cannot be fetched raises ErpError from the iterator."""
+        ...
+
     def list_documents(
         self, entity: str, period_start: dt.date, period_end: dt.date
-    ) -> list[ListedDocument]: ...
+    ) -> list[ListedDocument]:
+        """`document_pages` in one list."""
+        ...
 
     def health(self) -> Health: ...
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TypeVar
 
@@ -46,6 +46,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from erp_sync.adapters.base import (
+    LIST_PAGE_SIZE,
     ErpDocument,
     Health,
     ListedDocument,
@@ -54,7 +55,9 @@ from erp_sync.adapters.base import (
     PeriodClosedError,
     PostResult,
     RetryableError,
+    listed_flat,
 )
+from erp_sync.adapters.sandbox_listing import listing_page
 from erp_sync.adapters.sandbox_sql import CHILD_KINDS, Lookup, account_codes, book, post_lookup
 from erp_sync.models import SandboxAccount, SandboxDocument, SandboxEntry
 
@@ -135,10 +138,34 @@ class SandboxAdapter:
         """
         return self._call("post", lambda: self._post(document), deadline)
 
+    def document_pages(
+        self,
+        entity: str,
+        period_start: dt.date,
+        period_end: dt.date,
+        *,
+        page_size: int = LIST_PAGE_SIZE,
+    ) -> Iterator[list[ListedDocument]]:
+        """The entity's documents dated in the period, by id, `page_size` at a time; each
+        page is one call (faults and latency apply per page). See `sandbox_listing`."""
+        after = 0
+        while True:
+            page = self._call(
+                "list_documents",
+                lambda after=after: listing_page(
+                    self.connection, entity, period_start, period_end, after, page_size
+                ),
+            )
+            if page:
+                yield [listed for _, listed in page]
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
     def list_documents(
         self, entity: str, period_start: dt.date, period_end: dt.date
     ) -> list[ListedDocument]:
-        return self._call("list_documents", lambda: self._list(entity, period_start, period_end))
+        return listed_flat(self.document_pages(entity, period_start, period_end))
 
     def health(self) -> Health:
         """Never raises: an injected fault answers ok=False with what failed."""
@@ -269,24 +296,6 @@ class SandboxAdapter:
             for posting in document.postings
         )
         return created.pk, created.number
-
-    def _list(self, entity: str, period_start: dt.date, period_end: dt.date):
-        documents = self._documents().filter(
-            entity=entity, document_date__gte=period_start, document_date__lte=period_end
-        )
-        return [
-            ListedDocument(
-                external_id=d.external_id,
-                kind=d.kind,
-                number=d.number,
-                currency=d.currency,
-                total=d.total_amount,
-                tax_total=d.tax_amount,
-                document_date=d.document_date,
-                party_code=d.party_code,
-            )
-            for d in documents.order_by("document_date", "id")
-        ]
 
 
 def _result(pk: int, number: str, external_id: str, *, created: bool) -> PostResult:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
 from erp_sync.adapters.base import (
     DOCUMENT_KINDS,
+    LIST_PAGE_SIZE,
     ErpDocument,
     ErpError,
     Health,
@@ -31,8 +33,10 @@ from erp_sync.adapters.base import (
     NonRetryableError,
     ParentMissingError,
     PostResult,
+    listed_flat,
 )
 from erp_sync.adapters.jsonrpc import TrytonRpc
+from erp_sync.adapters.tryton_listing import document_pages
 from erp_sync.adapters.tryton_lookups import POSTABLE_STATES, TrytonLookups
 
 INVOICE_KINDS = ("invoice", "credit_note")
@@ -108,49 +112,23 @@ class TrytonAdapter(TrytonLookups):
             return self._post_payment(document)
         return self._post_move(document)
 
+    def document_pages(
+        self,
+        entity: str,
+        period_start: dt.date,
+        period_end: dt.date,
+        *,
+        page_size: int = LIST_PAGE_SIZE,
+    ) -> Iterator[list[ListedDocument]]:
+        """Invoices (out and in, every state) and Concord's moves of the adapter's company
+        dated in the period, page by page (see `tryton_listing`). The company is the
+        connection's: one connection serves one entity, so `entity` needs no other filter."""
+        return document_pages(self, period_start, period_end, page_size)
+
     def list_documents(
         self, entity: str, period_start: dt.date, period_end: dt.date
     ) -> list[ListedDocument]:
-        """Posted (or paid) customer invoices and credit notes dated in the period.
-
-        `entity` is not filtered on: an adapter instance is bound to one Tryton company.
-        Totals are positive; the kind says whether it is a credit note.
-        """
-        rows = self._search_read(
-            "account.invoice",
-            [
-                ("type", "=", "out"),
-                ("state", "in", ["posted", "paid"]),
-                ("invoice_date", ">=", period_start),
-                ("invoice_date", "<=", period_end),
-            ],
-            [
-                "reference",
-                "number",
-                "currency.code",
-                "total_amount",
-                "tax_amount",
-                "invoice_date",
-                "party.code",
-            ],
-            order=[("invoice_date", "ASC"), ("id", "ASC")],
-        )
-        documents = []
-        for row in rows:
-            total = Decimal(row["total_amount"])
-            documents.append(
-                ListedDocument(
-                    external_id=row["reference"] or "",
-                    kind="credit_note" if total < 0 else "invoice",
-                    number=row["number"] or "",
-                    currency=(row.get("currency.") or {}).get("code", ""),
-                    total=abs(total),
-                    tax_total=abs(Decimal(row["tax_amount"])),
-                    document_date=row["invoice_date"],
-                    party_code=(row.get("party.") or {}).get("code") or "",
-                )
-            )
-        return documents
+        return listed_flat(self.document_pages(entity, period_start, period_end))
 
     def health(self) -> Health:
         """Log in afresh and run one cheap read. Never raises."""

@@ -201,26 +201,35 @@ def run_execute(*, run_id: int, actor) -> ReconciliationRun:
         stamp(run, actor=actor, reason="started")
         run.save(update_fields=["state", "started_at", "progress_step"])
     try:
-        listed = adapter_for(run.connection).list_documents(
-            run.entity.code, run.period_start, run.period_end
-        )
-        listed = list(listed)
+        erp_rows = _list_and_store(run)
     except ErpError as error:
         return run_fail(run_id=run_id, reason=f"the ERP listing failed: {error}", actor=actor)
     except Exception as error:
         run_fail(run_id=run_id, reason=f"the ERP listing failed: {error!r}", actor=actor)
         raise
     try:
-        return _match_and_record(run, listed, actor=actor)
+        return _match_and_record(run, erp_rows, actor=actor)
     except Exception as error:
         logger.exception("reconciliation run %s failed", run_id)
         run_fail(run_id=run_id, reason=f"matching failed: {error!r}", actor=actor)
         raise
 
 
-def _match_and_record(run: ReconciliationRun, listed: list, *, actor) -> ReconciliationRun:
+def _list_and_store(run: ReconciliationRun) -> int:
+    """Store the ERP's listing page by page as it arrives (one page in memory at a time);
+    progress counts the rows stored. Returns how many."""
+    pages = adapter_for(run.connection).document_pages(
+        run.entity.code, run.period_start, run.period_end
+    )
+    stored = 0
+    for page in pages:
+        stored += erp_snapshot_store(run=run, listed=page)
+        _progress(run.pk, step="listing", done=stored)
+    return stored
+
+
+def _match_and_record(run: ReconciliationRun, erp_rows: int, *, actor) -> ReconciliationRun:
     with transaction.atomic():
-        erp_rows = erp_snapshot_store(run=run, listed=listed)
         billing_rows = billing_snapshot_store(run=run)
     _progress(
         run.pk,

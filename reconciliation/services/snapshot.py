@@ -13,10 +13,12 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from billing.models import CreditNote, Invoice, Payment, Refund, WriteOff
 from config.money import CurrencyError, minor_units
+from erp_sync.adapters.base import ListedDocument
 from erp_sync.documents import external_id_from
 from reconciliation.choices import DocumentStatus
 from reconciliation.models import (
@@ -29,9 +31,11 @@ from reconciliation.models import (
 BATCH_SIZE = 2000
 ZERO = Decimal(0)
 # The ERP's own state words → the status both sides share. Unknown words compare as unknown.
+# A draft or validated document is not posted: it compares as unposted, which billing never
+# is, so an issued invoice the ERP holds only as a draft is a status_mismatch.
 ERP_STATUS = {
-    "draft": DocumentStatus.OPEN,
-    "validated": DocumentStatus.OPEN,
+    "draft": DocumentStatus.UNPOSTED,
+    "validated": DocumentStatus.UNPOSTED,
     "posted": DocumentStatus.OPEN,
     "open": DocumentStatus.OPEN,
     "paid": DocumentStatus.SETTLED,
@@ -65,23 +69,19 @@ def tolerance_for(currency: str, configured: dict[str, Decimal]) -> Decimal:
 
 
 # -- the ERP side ------------------------------------------------------------------------------
-def erp_row(run: ReconciliationRun, listed) -> ErpSnapshotRow:
-    """The snapshot row of one listed document.
-
-    Reads the fields `ListedDocument` has today and, when an adapter lists them, `state`,
-    `net_total` and `reference` (missing ones are stored as unknown).
-    """
-    state = str(getattr(listed, "state", "") or "")
-    net = getattr(listed, "net_total", None)
+def erp_row(run: ReconciliationRun, listed: ListedDocument) -> ErpSnapshotRow:
+    """The snapshot row of one listed document (state mapped to the shared status)."""
+    state = listed.state or ""
     return ErpSnapshotRow(
         run=run,
         kind=listed.kind,
         external_id=listed.external_id or "",
         number=listed.number or "",
-        reference=str(getattr(listed, "reference", "") or ""),
+        reference=listed.reference or "",
+        parent_external_id=listed.parent_external_id or "",
         party_code=listed.party_code or "",
         currency=listed.currency,
-        net_amount=Decimal(net) if net is not None else None,
+        net_amount=Decimal(listed.net_total) if listed.net_total is not None else None,
         tax_amount=Decimal(listed.tax_total or 0),
         total_amount=Decimal(listed.total),
         state=state,
@@ -90,10 +90,11 @@ def erp_row(run: ReconciliationRun, listed) -> ErpSnapshotRow:
     )
 
 
-def erp_snapshot_store(*, run: ReconciliationRun, listed: Iterable) -> int:
-    """Store the ERP's listing as the run's ERP rows; returns how many."""
+def erp_snapshot_store(*, run: ReconciliationRun, listed: Iterable[ListedDocument]) -> int:
+    """Store one page of the ERP's listing as run rows (one transaction); returns how many."""
     rows = [erp_row(run, item) for item in listed]
-    ErpSnapshotRow.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    with transaction.atomic():
+        ErpSnapshotRow.objects.bulk_create(rows, batch_size=BATCH_SIZE)
     return len(rows)
 
 

@@ -1,12 +1,10 @@
 import pytest
 
-from tests.reconciliation.factories import StatefulSandbox
-
 
 @pytest.fixture
-def stateful_sandbox(monkeypatch):
-    """Runs list through the sandbox adapter plus each document's state (see StatefulSandbox)."""
-    monkeypatch.setattr("reconciliation.services.runs.adapter_for", StatefulSandbox)
+def stateful_sandbox():
+    """Kept for the modules that name it: the sandbox adapter lists each document's state
+    itself now (erp_sync.adapters.sandbox_listing), so runs use the real adapter."""
 
 
 @pytest.fixture

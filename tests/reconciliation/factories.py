@@ -5,11 +5,8 @@ what the sandbox ERP holds for them, written straight into its ledger so a test 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
-from erp_sync.adapters.base import ListedDocument
-from erp_sync.adapters.registry import adapter_for
 from erp_sync.documents import external_id_for
 from erp_sync.models import SandboxDocument
 from tests.erp_sync.factories import (  # noqa: F401 (re-exported for the tests)
@@ -76,33 +73,3 @@ def erp_document(**values) -> SandboxDocument:
         document.number = f"SBX-{document.entity}-{document.pk:06d}"
         document.save(update_fields=["number"])
     return document
-
-
-@dataclass(frozen=True)
-class ListedWithState(ListedDocument):
-    """A listed document with the ERP's state: the field erp_sync is asked to add."""
-
-    state: str = ""
-
-
-class StatefulSandbox:
-    """The sandbox adapter, listing each document's state (kept in its body by `erp_post`).
-
-    Stands in for the listing erp_sync is asked to provide (ListedDocument has no state
-    today); everything else is the real sandbox adapter.
-    """
-
-    def __init__(self, connection):
-        self.adapter = adapter_for(connection)
-        self.connection = connection
-
-    def list_documents(self, entity, period_start, period_end):
-        states = dict(
-            SandboxDocument.objects.filter(connection=self.connection).values_list(
-                "external_id", "body__state"
-            )
-        )
-        return [
-            ListedWithState(**vars(item), state=states.get(item.external_id) or "")
-            for item in self.adapter.list_documents(entity, period_start, period_end)
-        ]

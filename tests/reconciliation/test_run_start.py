@@ -130,7 +130,7 @@ def test_run_execute_adapter_error_raised_by_listing_is_the_reason(finance_ops, 
         def __init__(self, connection):
             pass
 
-        def list_documents(self, *args):
+        def document_pages(self, *args, **kwargs):
             raise RetryableError("page 3 of 7: connection reset")
 
     monkeypatch.setattr("reconciliation.services.runs.adapter_for", Broken)
