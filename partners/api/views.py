@@ -59,6 +59,7 @@ class SettlementViewSet(_ReadOnly):
         "submit": _PREPARE,
         "approve": _APPROVE,
         "reject": _APPROVE,
+        "pay": _PREPARE,
     }
 
     def get_queryset(self):
@@ -112,5 +113,23 @@ class SettlementViewSet(_ReadOnly):
                 settlement=self.get_object(),
                 actor=request.user,
                 reason=data.validated_data["reason"],
+            )
+        )
+
+    @extend_schema(
+        request=serializers.PaySerializer, responses=serializers.SettlementDetailSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def pay(self, request, pk=None):
+        """Mark an approved or posted settlement paid with the payment reference (emits
+        payout.settled)."""
+        data = serializers.PaySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(
+            services.settlement_mark_paid(
+                settlement=self.get_object(),
+                actor=request.user,
+                reference=data.validated_data["reference"],
+                paid_at=data.validated_data.get("paid_at"),
             )
         )

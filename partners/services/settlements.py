@@ -330,18 +330,19 @@ def settlement_payout_apply(*, settlement_id: int, actor, reference: str) -> Set
         return settlement
 
 
-def settlements_mark_posted(*, settlement_ids: list[int], actor, reference: str = "") -> int:
-    """approved → posted for the settlements whose vendor bill the ERP now holds (erp_sync
-    calls this when their sync jobs post). Those posted or paid already are left alone, so
-    a replay changes nothing. Returns how many moved."""
+def settlements_mark_posted(*, approved_event_ids: list[int], actor) -> int:
+    """approved → posted for the settlements whose `settlement.approved` events' vendor bills
+    the ERP now holds (erp_sync calls this when their sync jobs post). Those posted or paid
+    already are left alone, so a replay or a second connection changes nothing. Returns how
+    many moved."""
     moved = 0
     with transaction.atomic():
         locked = Settlement.objects.select_for_update().filter(
-            pk__in=settlement_ids, state=S.APPROVED
+            approved_event_id__in=approved_event_ids, state=S.APPROVED
         )
         for settlement in locked.order_by("pk"):
             settlement.post()
-            stamp(settlement, actor=actor, reason=f"vendor bill posted {reference}".strip())
+            stamp(settlement, actor=actor, reason="vendor bill posted in the ERP")
             settlement.save(update_fields=["state"])
             moved += 1
     return moved
