@@ -12,10 +12,10 @@ from rest_framework.test import APIClient
 
 from billing.models import FinanceEvent
 from billing.services.events import event_ingest, event_replay
+from erp_sync.actors import system_actor
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SandboxDocument, SandboxEntry, SyncJob
 from erp_sync.services.dispatch import sync_jobs_create_for_event
-from erp_sync.actors import system_actor
 from partners.choices import SettlementState
 from partners.errors import SettlementError
 from partners.services import settlements as svc
