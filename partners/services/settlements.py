@@ -289,7 +289,8 @@ def settlement_mark_paid(
     "mark paid with payment reference"): the event is validated, logged and applied by
     `settlement_payout_apply`, all in one transaction. Idempotent once paid.
 
-    Raises SettlementError: permission_denied, reference_required, illegal_transition.
+    Raises SettlementError: permission_denied, reference_required, illegal_transition,
+    payout_refused (the event was quarantined; nothing is kept).
     """
     _require(actor, "partners.change_settlement", "marking a settlement paid")
     reference = (reference or "").strip()
@@ -306,12 +307,17 @@ def settlement_mark_paid(
             return settlement
         if settlement.state not in (S.APPROVED, S.POSTED):
             raise _illegal(settlement, "mark paid")
-        payout_settled_emit(
+        event = payout_settled_emit(
             settlement=settlement,
             reference=reference,
             paid_at=paid_at or timezone.now(),
             actor=actor,
         )
+        if event.state != "applied":  # quarantined: roll the event and its case back
+            raise SettlementError(
+                f"payout of settlement {settlement.pk} refused: {event.quarantine_detail}",
+                code="payout_refused",
+            )
         return Settlement.objects.get(pk=settlement.pk)
 
 
