@@ -11,13 +11,18 @@ class ErpSyncConfig(AppConfig):
         from billing.signals import event_applied, outbox_subscribe
         from erp_sync.documents import EVENT_DOCUMENT_TYPES
         from erp_sync.models import SyncJob
-        from erp_sync.receivers import on_event_applied
+        from erp_sync.receivers import on_documents_posted, on_event_applied
         from erp_sync.remediation import SyncJobRemediation
         from erp_sync.schedules import ensure_schedules_after_migrate
+        from erp_sync.signals import documents_posted
         from exceptions.remediation import register_remediation
 
         event_applied.connect(
             on_event_applied, sender=FinanceEvent, dispatch_uid="erp_sync.dispatch_event"
+        )
+        # A settlement's vendor bill posted → the settlement is posted (partners' service).
+        documents_posted.connect(
+            on_documents_posted, sender=SyncJob, dispatch_uid="erp_sync.settlements_posted"
         )
         # Events that post a document wait in billing's outbox until their jobs exist.
         outbox_subscribe(EVENT_DOCUMENT_TYPES)

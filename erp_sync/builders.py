@@ -11,7 +11,8 @@ Postings per document type (DR = debit, CR = credit):
 - payment:     DR bank (the payment rule's revenue_account); CR receivable
 - refund:      the mirror of a payment: DR receivable; CR bank
 - write_off:   DR bad-debt expense (the write-off rule's revenue_account); CR receivable
-- settlement:  DR commission expense (revenue_account); CR partner payable (receivable_account)
+- settlement:  DR commission expense (revenue_account); CR partner payable (receivable_account);
+               a vendor bill to the partner: one line of the total on the expense account
 A negative amount (a discount line) posts on the other side.
 """
 
@@ -283,6 +284,17 @@ class _Builder(BuilderLookups):
         period = (self.data.get("period_start"), self.data.get("period_end"))
         if all(period):
             fields["extra"] = {"period_start": period[0], "period_end": period[1]}
+        # The vendor bill's one line: the whole total on the commission expense account.
+        total = fields["total"]
+        fields["lines"] = (
+            DocumentLine(
+                description=f"Partner commission {partner.partner_id} {period[0]}..{period[1]}",
+                account=fields["postings"][0].account,
+                quantity=Decimal(1),
+                unit_price=total,
+                amount=total,
+            ),
+        )
         return on_date, fields
 
     def _two_sided(

@@ -33,3 +33,13 @@ def on_event_applied(sender, events=None, event=None, **kwargs) -> None:
             sync_jobs_create_for_event(event=item, actor=actor)
         except Exception:
             logger.exception("dispatch of event %s failed; the sweeper will retry", item.pk)
+
+
+def on_documents_posted(sender, jobs=(), actor=None, **kwargs) -> None:
+    """The vendor bills of approved settlements are in the ERP: approved → posted (partners'
+    service; a settlement posted or paid already is left alone). In the posting transaction."""
+    from partners.services.settlements import settlements_mark_posted
+
+    event_ids = [job.event_id for job in jobs if job.event.type == "settlement.approved"]
+    if event_ids:
+        settlements_mark_posted(approved_event_ids=event_ids, actor=actor)

@@ -63,3 +63,60 @@ def settlement_approved(event: FinanceEvent, envelope: Envelope, actor) -> dict:
             {"entity": envelope.entity},
         )
     return {"settlement": settlement_id}
+
+
+def _settlement_of(envelope: Envelope):
+    from partners.models import Settlement
+
+    settlement_id = envelope.data["settlement_id"]
+    pk = settlement_id.removeprefix("stl_")
+    settlement = (
+        Settlement.objects.select_related("partner").filter(pk=pk).first() if pk.isdigit() else None
+    )
+    if settlement is None:
+        raise QuarantineError(
+            QuarantineReason.CONFLICT,
+            f"no settlement {settlement_id!r}",
+            {"entity": envelope.entity},
+        )
+    return settlement
+
+
+def payout_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
+    """The payout of a settlement went out: approved | posted → paid (a repeat changes
+    nothing). A payout for another partner, in another currency or of another amount than
+    the settlement's total, or for a settlement not approved yet, is quarantined."""
+    from partners.errors import SettlementError
+    from partners.services.settlements import settlement_payout_apply
+
+    data = envelope.data
+    settlement = _settlement_of(envelope)
+    scope = {"entity": envelope.entity, "partner": data["partner_id"]}
+    if settlement.partner.partner_id != data["partner_id"]:
+        raise QuarantineError(
+            QuarantineReason.CONFLICT,
+            f"settlement {data['settlement_id']} is partner "
+            f"{settlement.partner.partner_id}'s, not {data['partner_id']}'s",
+            scope,
+        )
+    if settlement.currency != data["currency"]:
+        raise QuarantineError(
+            QuarantineReason.CURRENCY_MISMATCH,
+            f"settlement {data['settlement_id']} is in {settlement.currency}, "
+            f"the payout in {data['currency']}",
+            scope,
+        )
+    if settlement.total_amount != data["amount"]:
+        raise QuarantineError(
+            QuarantineReason.CONFLICT,
+            f"payout {data['amount']} does not equal settlement {data['settlement_id']}'s "
+            f"total {settlement.total_amount}",
+            scope,
+        )
+    try:
+        settlement_payout_apply(
+            settlement_id=settlement.pk, actor=actor, reference=data["reference"]
+        )
+    except SettlementError as error:
+        raise QuarantineError(QuarantineReason.CONFLICT, error.message, scope) from error
+    return {"settlement": data["settlement_id"]}

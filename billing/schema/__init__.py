@@ -7,8 +7,8 @@ such as ``data.lines[0].amount``. It is pure (no database, no Django models) and
 deterministic.
 
 The event types are declared once, as pydantic TypedDicts, one module per family
-(`master_data`, `subscriptions`, `documents`, `payments`), in the field types of `fields`
-and `amounts`; the cross-field rules are ours, in plain code (`rules`); `errors` maps
+(`master_data`, `subscriptions`, `documents`, `payments`, `settlements`), in the field types
+of `fields` and `amounts`; the cross-field rules are ours, in plain code (`rules`); `errors` maps
 pydantic's errors to our codes and messages in one place; `publication` gives the JSON
 Schema and an example of every type from the same declarations (GET /api/v1/event-types and
 the OpenAPI components). `docs/decisions.md` says why pydantic and not msgspec.

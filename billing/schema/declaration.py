@@ -1,6 +1,6 @@
 """What an event type's declaration consists of: name, description, the `data` TypedDict, the
 cross-field rules and one valid example. The family modules (master_data, subscriptions,
-documents, payments) declare the types; `billing.schema.registry` collects them."""
+documents, payments, settlements) declare the types; `billing.schema.registry` collects them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class ObjectList:
 
     unique: str
     rules: tuple[Rule, ...] = ()
+    # The one source accepted for the type (Concord's own events), None: any source.
+    source: str | None = None
     item_kind: Kind = LINE_OBJECT
 
 
@@ -35,3 +37,5 @@ class EventType:
     data: type  # a TypedDict declaring `data`
     example: dict  # one valid `data`
     rules: tuple[Rule, ...] = ()
+    # The one source accepted for the type (Concord's own events), None: any source.
+    source: str | None = None

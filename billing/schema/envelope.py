@@ -67,13 +67,25 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("_", ".").split("."))
 
 
+def fixed_source(source: str):
+    """The `source` of a type only one sender may send (Concord's own events)."""
+    return Annotated[
+        Literal[source],
+        Kind(choices=(source,)),
+        Field(description=f"always {source!r}: only Concord emits this type"),
+    ]
+
+
 def event_typed_dict(event_type: EventType) -> type:
-    """The whole event of `event_type`: envelope + `type` fixed + `data` declared."""
+    """The whole event of `event_type`: envelope + `type` fixed + `data` declared (and the
+    `source` fixed when the type declares one)."""
     fields = {
         **ENVELOPE_FIELDS,
         "type": Literal[event_type.name],
         "data": event_type.data,
     }
+    if event_type.source is not None:
+        fields["source"] = fixed_source(event_type.source)
     declared = TypedDict(f"{_camel(event_type.name)}Event", fields)
     declared.__doc__ = f"{event_type.name} (a CloudEvents 1.0 event): {event_type.description}"
     return declared

@@ -36,8 +36,10 @@ _OPENAPI_REF = "#/components/schemas/{model}"
 
 def example_event(event_type: str) -> dict:
     """One valid event of `event_type` (its id names the type)."""
+    spec = COMPILED[event_type].spec
     return {
         **EXAMPLE_ENVELOPE,
+        "source": spec.source or EXAMPLE_ENVELOPE["source"],
         "id": f"example-{event_type}",
         "type": event_type,
         "data": copy.deepcopy(COMPILED[event_type].spec.example),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing.schema import documents, master_data, payments, subscriptions
+from billing.schema import documents, master_data, payments, settlements, subscriptions
 from billing.schema.declaration import EventType
 from billing.schema.envelope import CompiledType, compile_type
 
@@ -11,6 +11,7 @@ DECLARED: tuple[EventType, ...] = (
     *subscriptions.EVENT_TYPES,
     *documents.EVENT_TYPES,
     *payments.EVENT_TYPES,
+    *settlements.EVENT_TYPES,
 )
 COMPILED: dict[str, CompiledType] = {spec.name: compile_type(spec) for spec in DECLARED}
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 from pydantic import Strict, TypeAdapter, ValidationError
 
 from billing.schema.declaration import ObjectList
-from billing.schema.envelope import ENVELOPE_FIELDS, Envelope
+from billing.schema.envelope import ENVELOPE_FIELDS, Envelope, fixed_source
 from billing.schema.errors import (
     REQUIRED,
     TEXT,
@@ -68,6 +68,11 @@ def fields_of(declared: type) -> tuple[_Field, ...]:
 
 
 _ENVELOPE = {name: _Field(name, hint, True) for name, hint in ENVELOPE_FIELDS.items()}
+
+
+@cache
+def _source_field(source: str) -> _Field:
+    return _Field("source", fixed_source(source), True)
 
 
 @cache
@@ -189,6 +194,8 @@ def _every_error(body: dict, compiled, prefix: str, minor: int | None) -> list[F
                 spec = compiled.spec
                 _walk(fields_of(spec.data), spec.rules, value, field + ".", errors, context)
         else:
+            if name == "source" and compiled is not None and compiled.spec.source is not None:
+                declared = _source_field(compiled.spec.source)
             _check(declared, value, field, errors, context)
     return errors
 

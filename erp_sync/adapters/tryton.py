@@ -6,7 +6,10 @@ What each document kind becomes in Tryton (account_invoice 8.2):
   sequence); the parent invoice, when named, must exist.
 - payment: the invoice `account.invoice.pay` wizard on the parent invoice; the payment move's
   `description` holds the external id (moves have no reference field).
-- refund, write_off, settlement: a posted `account.move` built from `document.postings`
+- settlement: a supplier invoice (vendor bill): an `account.invoice` of type in to the
+  partner (party created if missing), on the payable account, its line on the commission
+  expense account, `reference` = external id, then posted.
+- refund, write_off: a posted `account.move` built from `document.postings`
   (description = external id). A write-off whose move clears the parent invoice's open amount
   exactly is reconciled with it, so the invoice becomes paid.
 
@@ -40,7 +43,7 @@ from erp_sync.adapters.tryton_listing import document_pages
 from erp_sync.adapters.tryton_lookups import POSTABLE_STATES, TrytonLookups
 
 INVOICE_KINDS = ("invoice", "credit_note")
-MOVE_KINDS = ("refund", "write_off", "settlement")
+MOVE_KINDS = ("refund", "write_off")
 # Which Tryton journal (by type) carries each move-based kind.
 MOVE_JOURNAL_TYPES = {"refund": "cash", "write_off": "write-off", "settlement": "general"}
 
@@ -110,6 +113,8 @@ class TrytonAdapter(TrytonLookups):
             return self._post_invoice(document)
         if document.kind == "payment":
             return self._post_payment(document)
+        if document.kind == "settlement":
+            return self._post_vendor_bill(document)
         return self._post_move(document)
 
     def document_pages(
@@ -203,6 +208,51 @@ class TrytonAdapter(TrytonLookups):
         self._acknowledging(lambda: self._model("account.invoice", "post", [invoice_id]))
         return _invoice_result(self._invoice_by_id(invoice_id), created=True)
 
+    # -- settlements: supplier invoices (vendor bills) ------------------------------------
+    def _post_vendor_bill(self, document: ErpDocument) -> PostResult:
+        """A supplier invoice of exactly `document.total` to the partner: one line per document
+        line (the commission expense account), the payable account, no tax. A negative total
+        (clawbacks outweigh) is the same invoice with negative quantities."""
+        if not document.lines:
+            raise NonRetryableError(f"{document.external_id}: a vendor bill needs lines")
+        currency_id = self._currency_id(document.currency)
+        lines = [
+            {
+                "type": "line",
+                "currency": currency_id,
+                "account": self._account_id(line.account),
+                "description": line.description or document.memo or document.external_id,
+                "quantity": float(line.quantity if line.amount >= 0 else -abs(line.quantity)),
+                "unit_price": abs(line.unit_price),
+            }
+            for line in document.lines
+        ]
+        party_id, address_id = self._party(document)
+        values = {
+            "type": "in",
+            "company": self._company_id(),
+            "party": party_id,
+            "invoice_address": address_id,
+            "account": self._account_id(document.receivable_account),
+            "journal": self._journal_id("expense"),
+            "currency": currency_id,
+            **_dates(document),
+            "reference": document.external_id,
+            "description": (document.memo or document.reference or "")[:250] or None,
+            "lines": [("create", lines)],
+        }
+        (invoice_id,) = self._model("account.invoice", "create", [values])
+        invoice = self._invoice_by_id(invoice_id)
+        if Decimal(invoice["total_amount"]) != document.total:
+            self._model("account.invoice", "delete", [invoice_id])
+            raise NonRetryableError(
+                f"{document.external_id}: Tryton computes total {invoice['total_amount']},"
+                f" Concord says {document.total}",
+                raw=invoice,
+            )
+        self._acknowledging(lambda: self._model("account.invoice", "post", [invoice_id]))
+        return _invoice_result(self._invoice_by_id(invoice_id), created=True)
+
     # -- payments ------------------------------------------------------------------------
     def _post_payment(self, document: ErpDocument) -> PostResult:
         parent = self._parent_invoice(document)
@@ -231,7 +281,7 @@ class TrytonAdapter(TrytonLookups):
             raise NonRetryableError(f"{document.external_id}: the pay wizard created no move")
         return _move_result(move, created=True)
 
-    # -- refunds, write-offs, settlements ------------------------------------------------
+    # -- refunds and write-offs ------------------------------------------------
     def _post_move(self, document: ErpDocument) -> PostResult:
         if not document.is_balanced():
             raise NonRetryableError(

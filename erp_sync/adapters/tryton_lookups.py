@@ -39,9 +39,11 @@ class TrytonLookups:
         ]
 
     def _invoice_by_reference(self, external_id: str) -> dict | None:
+        """The customer or supplier invoice (a settlement's vendor bill) whose reference is
+        `external_id`: Concord's external ids are unique across document kinds."""
         rows = self._search_read(
             "account.invoice",
-            [("reference", "=", external_id), ("type", "=", "out")],
+            [("reference", "=", external_id), ("type", "in", ["out", "in"])],
             self._invoice_fields(),
             limit=1,
             order=[("id", "ASC")],

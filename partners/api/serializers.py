@@ -165,3 +165,10 @@ class SettlementDetailSerializer(SettlementSerializer):
 
 class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
+
+
+class PaySerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=150, help_text="The bank payment's reference.")
+    paid_at = serializers.DateTimeField(
+        required=False, help_text="When the payout went out (default: now)."
+    )

@@ -80,6 +80,7 @@ class SettlementViewSet(_PortalScoped, _ReadOnly):
         "submit": _PREPARE,
         "approve": _APPROVE,
         "reject": _APPROVE,
+        "pay": _PREPARE,
     }
 
     def get_queryset(self):
@@ -154,3 +155,20 @@ class SettlementViewSet(_PortalScoped, _ReadOnly):
     def statement_pdf(self, request, pk=None):
         """The frozen statement as PDF (404 before approval)."""
         return statements.download(self._statement(), "pdf")
+    @extend_schema(
+        request=serializers.PaySerializer, responses=serializers.SettlementDetailSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def pay(self, request, pk=None):
+        """Mark an approved or posted settlement paid with the payment reference (emits
+        payout.settled)."""
+        data = serializers.PaySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(
+            services.settlement_mark_paid(
+                settlement=self.get_object(),
+                actor=request.user,
+                reference=data.validated_data["reference"],
+                paid_at=data.validated_data.get("paid_at"),
+            )
+        )

@@ -29,7 +29,7 @@ from partners.choices import (
 )
 from partners.errors import SettlementError
 from partners.models import Accrual, Agreement, Partner, Settlement, SettlementLine
-from partners.services.emit import settlement_approved_emit
+from partners.services.emit import payout_settled_emit, settlement_approved_emit
 from partners.services.engine import accruals_recompute
 from partners.services.holds import settlement_hold_check
 from partners.services.periods import period_bounds
@@ -285,11 +285,50 @@ def settlement_reopen(*, settlement: Settlement, actor) -> Settlement:
         return settlement
 
 
-def settlement_mark_paid(*, settlement: Settlement, actor, reference: str) -> Settlement:
-    """approved | posted → paid (the payout went out, `reference` names it)."""
+def settlement_mark_paid(
+    *, settlement: Settlement, actor, reference: str, paid_at: dt.datetime | None = None
+) -> Settlement:
+    """approved | posted → paid, as a `payout.settled` event (the console's and the API's
+    "mark paid with payment reference"): the event is validated, logged and applied by
+    `settlement_payout_apply`, all in one transaction. Idempotent once paid.
+
+    Raises SettlementError: permission_denied, reference_required, illegal_transition,
+    payout_refused (the event was quarantined; nothing is kept).
+    """
     _require(actor, "partners.change_settlement", "marking a settlement paid")
+    reference = (reference or "").strip()
+    if not reference:
+        raise SettlementError(
+            "a payout needs the payment reference",
+            code="reference_required",
+            field="reference",
+            status=400,
+        )
     with transaction.atomic():
         settlement = _locked(settlement)
+        if settlement.state == S.PAID:
+            return settlement
+        if settlement.state not in (S.APPROVED, S.POSTED):
+            raise _illegal(settlement, "mark paid")
+        event = payout_settled_emit(
+            settlement=settlement,
+            reference=reference,
+            paid_at=paid_at or timezone.now(),
+            actor=actor,
+        )
+        if event.state != "applied":  # quarantined: roll the event and its case back
+            raise SettlementError(
+                f"payout of settlement {settlement.pk} refused: {event.quarantine_detail}",
+                code="payout_refused",
+            )
+        return Settlement.objects.get(pk=settlement.pk)
+
+
+def settlement_payout_apply(*, settlement_id: int, actor, reference: str) -> Settlement:
+    """approved | posted → paid for a `payout.settled` event (its handler; the event's
+    ingest was authorised already). Idempotent once paid; any other state → illegal."""
+    with transaction.atomic():
+        settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         if settlement.state == S.PAID:
             return settlement
         if settlement.state not in (S.APPROVED, S.POSTED):
@@ -298,3 +337,21 @@ def settlement_mark_paid(*, settlement: Settlement, actor, reference: str) -> Se
         stamp(settlement, actor=actor, reason=f"paid: {reference}")
         settlement.save(update_fields=["state"])
         return settlement
+
+
+def settlements_mark_posted(*, approved_event_ids: list[int], actor) -> int:
+    """approved → posted for the settlements whose `settlement.approved` events' vendor bills
+    the ERP now holds (erp_sync calls this when their sync jobs post). Those posted or paid
+    already are left alone, so a replay or a second connection changes nothing. Returns how
+    many moved."""
+    moved = 0
+    with transaction.atomic():
+        locked = Settlement.objects.select_for_update().filter(
+            approved_event_id__in=approved_event_ids, state=S.APPROVED
+        )
+        for settlement in locked.order_by("pk"):
+            settlement.post()
+            stamp(settlement, actor=actor, reason="vendor bill posted in the ERP")
+            settlement.save(update_fields=["state"])
+            moved += 1
+    return moved

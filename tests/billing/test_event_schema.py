@@ -151,12 +151,36 @@ VALID_DATA = {
         "currency": "USD",
         "reason": "customer insolvent",
     },
+    "settlement.approved": {
+        "settlement_id": "stl_1",
+        "partner_id": "ptn_1",
+        "period_start": "2026-05-01",
+        "period_end": "2026-05-31",
+        "currency": "USD",
+        "total": "230.00",
+        "lines": [
+            {"line_id": "1", "kind": "accrual", "source_ref": "inv_1/L1", "amount": "250.00"},
+            {"line_id": "2", "kind": "clawback", "source_ref": "cn_1/L1", "amount": "-20.00"},
+        ],
+    },
+    "payout.settled": {
+        "payout_id": "po_1",
+        "settlement_id": "stl_1",
+        "partner_id": "ptn_1",
+        "amount": "230.00",
+        "currency": "USD",
+        "paid_at": "2026-06-05T09:00:00Z",
+        "reference": "BANK-1",
+    },
 }
+# Concord's own events are accepted from Concord only.
+SOURCES = {"settlement.approved": "concord"}
 
 
 def event(event_type: str = "usage.recorded", **data_changes) -> dict:
     """A valid event of `event_type`; data_changes set (or with None, delete) data fields."""
     body = {**copy.deepcopy(ENVELOPE), "type": event_type}
+    body["source"] = SOURCES.get(event_type, body["source"])
     data = copy.deepcopy(VALID_DATA[event_type])
     for name, value in data_changes.items():
         if value is None:
@@ -189,7 +213,7 @@ def invoice_with_line(**line_changes) -> dict:
 
 def test_event_types_cover_every_canonical_type():
     assert frozenset(VALID_DATA) == EVENT_TYPES
-    assert len(EVENT_TYPES) == 12
+    assert len(EVENT_TYPES) == 14
     assert {"customer.upserted", "partner.upserted"} == MASTER_DATA_TYPES
 
 
@@ -200,11 +224,30 @@ def test_validate_valid_event_of_each_type_returns_envelope_with_every_field(eve
     assert isinstance(envelope, Envelope)
     assert envelope.type == event_type
     assert envelope.id == "evt_81f3"
-    assert envelope.source == "billing-platform"
+    assert envelope.source == SOURCES.get(event_type, "billing-platform")
     assert envelope.entity == "US01"
     assert envelope.correlationid == "quote-789"
     assert envelope.time == datetime(2026, 5, 14, 10, 0, tzinfo=UTC)
     assert set(envelope.data) == set(VALID_DATA[event_type])
+
+
+def test_validate_settlement_approved_from_another_source_is_refused():
+    body = event("settlement.approved")
+    body["source"] = "billing-platform"
+
+    assert codes_of(body) == [("source", "invalid_choice")]
+
+
+def test_validate_settlement_approved_total_not_sum_of_lines_is_refused():
+    assert codes_of(event("settlement.approved", total="250.00")) == [
+        ("data.total", "total_mismatch")
+    ]
+
+
+def test_validate_settlement_approved_without_lines_and_zero_total_is_valid():
+    envelope = validate_event(event("settlement.approved", lines=[], total="0"))
+
+    assert envelope.data["total"] == 0
 
 
 def test_validate_usage_returns_decimals_and_dates():

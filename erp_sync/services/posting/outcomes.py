@@ -22,6 +22,7 @@ from erp_sync.services.posting.calls import Call, jsonable
 from erp_sync.services.posting.failures import on_error
 from erp_sync.services.posting.holds import connection_recovered, release_children_many
 from erp_sync.services.tuning import Tuning
+from erp_sync.signals import documents_posted
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def _posted_write(
         [(job.event, ERP_STATUS_BY_STATE[job.state], job.erp_number, job.erp_id) for job in posted],
         actor=actor,
     )
+    documents_posted.send(sender=SyncJob, jobs=posted, actor=actor)
     if circuit.circuit_record_success(connection=connection, actor=actor):
         connection_recovered(connection, actor=actor)
     for job in troubled:
