@@ -155,6 +155,7 @@ class SettlementViewSet(_PortalScoped, _ReadOnly):
     def statement_pdf(self, request, pk=None):
         """The frozen statement as PDF (404 before approval)."""
         return statements.download(self._statement(), "pdf")
+
     @extend_schema(
         request=serializers.PaySerializer, responses=serializers.SettlementDetailSerializer
     )
