@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 
 import pytest
@@ -339,3 +340,87 @@ def test_access_matrix(actor, world):
                 wrong.append(f"{method} {url} ({name}) as {actor}: {problem}, expected {expected}")
     assert asked >= len(table.API)
     assert not wrong, f"{len(wrong)} answers differ from access_table.py:\n" + "\n".join(wrong)
+
+
+# --- object level -----------------------------------------------------------------------
+
+
+def _as(actor: str, world: dict) -> Client:
+    return _client(actor, world)
+
+
+def _post(client: Client, url: str, body: dict):
+    return client.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def test_settlement_command_ignores_amounts_approver_and_state_sent_with_it(world):
+    from partners.models import Settlement
+
+    pk = world["ids"]["settlements"]
+    before = Settlement.objects.get(pk=pk)
+    forged = {"total_amount": "999999.00", "state": "paid", "approved_by": "matrix-finance_ops"}
+
+    response = _post(_as("channel_manager", world), f"/api/v1/settlements/{pk}/calculate", forged)
+
+    after = Settlement.objects.get(pk=pk)
+    assert response.status_code == 200, response.content
+    assert (after.state, after.total_amount) == (before.state, before.total_amount)
+    assert after.approved_by_id is None
+    assert response.json()["state"] == before.state
+
+
+def test_mapping_rule_create_ignores_version_activity_and_lineage_sent_with_it(world):
+    from erp_sync.models import MappingRule
+
+    body = {
+        "name": "matrix rule",
+        "product_family": "matrix-only",
+        "valid_from": "2026-01-01",
+        "id": 424242,
+        "version": 7,
+        "is_active": False,
+        "specificity": 99,
+        "supersedes": world["ids"]["mapping-rules"],
+    }
+
+    response = _post(_as("integration_admin", world), "/api/v1/mapping-rules", body)
+
+    assert response.status_code == 201, response.content
+    rule = MappingRule.objects.get(pk=response.json()["id"])
+    assert rule.pk != 424242
+    assert (rule.version, rule.is_active, rule.supersedes_id) == (1, True, None)
+    assert rule.specificity == 1  # product_family only
+
+
+def test_case_acknowledge_ignores_state_and_resolution_sent_with_it(world):
+    from exceptions.models import Case
+
+    pk = world["ids"]["cases"]
+    forged = {"state": "resolved", "resolution": "forged", "resolved_at": "2026-01-01T00:00Z"}
+
+    response = _post(_as("finance_ops", world), f"/api/v1/cases/{pk}/acknowledge", forged)
+
+    case = Case.objects.get(pk=pk)
+    assert response.status_code == 200, response.content
+    assert (case.state, case.resolution, case.resolved_at) == ("acknowledged", "", None)
+
+
+def test_client_bound_to_another_source_cannot_replay_or_read_the_event(world):
+    source, event_id, _ = world["ids"]["event"]
+    _, token = api_client_create(name="matrix-crm", scopes=["events:write"], sources=["crm"])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    replay = _post(client, f"/api/v1/events/{source}/{event_id}/replay", {})
+    read = client.get(f"/api/v1/events/{source}/{event_id}")
+
+    assert replay.status_code == 403
+    assert repr(source) in replay.json()["errors"][0]["message"]
+    assert read.status_code == 403  # events:write without read
+
+
+def test_partner_user_gets_no_internal_object(world):
+    """Until the partner console lands, a partner user reads no API object at all."""
+    client = _as("partner", world)
+    for collection in ("settlements", "partners", "agreements", "accruals"):
+        response = client.get(f"/api/v1/{collection}/{world['ids'][collection]}")
+        assert response.status_code == 403, (collection, response.status_code)
