@@ -296,6 +296,11 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStateEnum": "billing.choices.InvoiceState",
         "SyncJobStateEnum": "erp_sync.choices.SyncJobState",
         "CaseStateEnum": "exceptions.models.CaseState",
+        "AgreementStateEnum": "partners.choices.AgreementState",
+        "SettlementStateEnum": "partners.choices.SettlementState",
+        "CircuitStateEnum": "erp_sync.choices.CircuitState",
+        "RunStateEnum": "reconciliation.choices.RunState",
+        "BreakStateEnum": "reconciliation.choices.BreakState",
     },
 }
 

@@ -66,7 +66,13 @@ class ReconciliationRunViewSet(
             ReconciliationRunSerializer(run_get(run.pk)).data, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(responses=BreakSerializer(many=True), filters=False, parameters=BREAK_FILTERS)
+    @extend_schema(
+        responses=BreakSerializer(many=True),
+        filters=False,
+        parameters=BREAK_FILTERS,
+        # Distinct from the breaks list across runs (a collision warns in check --deploy).
+        operation_id="reconciliation_runs_run_breaks_list",
+    )
     @action(detail=True, methods=["get"])
     def breaks(self, request, pk=None):
         queryset = self.filter_queryset_for(break_list(run=self._run(pk)), BreakFilterSet)
