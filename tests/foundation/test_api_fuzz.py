@@ -9,7 +9,9 @@ operation and no deadline, so it fits in `make test`.
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
@@ -35,6 +37,17 @@ def _schema(*phases: str):
     loaded.app = get_wsgi_application()
     loaded.config.phases.update(phases=list(phases))
     return loaded
+
+
+@pytest.fixture(autouse=True)
+def keep_test_connection():
+    """As Django's test client does: the WSGI app's request signals must not close the
+    connection that holds the test's transaction (on PostgreSQL it would)."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
 
 
 @pytest.fixture
