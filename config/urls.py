@@ -5,6 +5,9 @@ from django.urls import include, path
 
 from config import health, views
 
+# A path under /api/ that matches no route (e.g. /api/v1/cases/0.5/) answers JSON too.
+handler404 = "config.api.errors.not_found"
+
 urlpatterns = [
     path("", views.home, name="console-home"),
     path("accounts/", include("config.accounts.urls")),

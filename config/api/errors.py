@@ -67,3 +67,14 @@ def exception_handler(exc, context):
     if code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = "Bearer"
     return error_response(errors, code, headers)
+
+
+def not_found(request, exception=None):
+    """handler404: under /api/ a path that matches no route answers the error shape too."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        body = {"errors": [error(None, "not_found", "Not found.")]}
+        return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
+    return page_not_found(request, exception)

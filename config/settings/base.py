@@ -272,7 +272,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.ApiClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_client": os.environ.get("API_CLIENT_RATE", "6000/min")},
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.ConcordAutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -299,6 +299,7 @@ SPECTACULAR_SETTINGS = {
         "AgreementStateEnum": "partners.choices.AgreementState",
         "SettlementStateEnum": "partners.choices.SettlementState",
         "ReconciliationRunStateEnum": "reconciliation.choices.RunState",
+        "CircuitStateEnum": "erp_sync.choices.CircuitState",
         "BreakStateEnum": "reconciliation.choices.BreakState",
     },
 }

@@ -16,6 +16,11 @@ from erp_sync.services.connections import SECRET_KEY_RE
 
 
 class MappingRuleSerializer(serializers.ModelSerializer):
+    # Blank matches any document type: the schema's enum must allow "" (found by schemathesis).
+    document_type = serializers.ChoiceField(
+        choices=DocumentType.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = MappingRule
         fields = [

@@ -83,7 +83,10 @@ class MatchSerializer(serializers.ModelSerializer):
 
 class MatchDecisionSerializer(serializers.Serializer):
     matches = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+        # max_value: an id beyond 64 bits is a 400, not the database's overflow (a 500).
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=1000,
     )
     note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
