@@ -60,6 +60,7 @@ def console(roles) -> Rule:
 
 
 READ = api(INTERNAL, "read")
+OWN = api(ALL_ROLES, "read")
 FIN = {FINANCE_OPS}
 CHANNEL = {CHANNEL_MANAGER}
 INTEGRATION = {INTEGRATION_ADMIN}
@@ -98,10 +99,15 @@ API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/partners/{id}/"): READ,
     ("GET", "/api/v1/agreements/"): READ,
     ("GET", "/api/v1/agreements/{id}/"): READ,
-    ("GET", "/api/v1/accruals/"): READ,
-    ("GET", "/api/v1/accruals/{id}/"): READ,
-    ("GET", "/api/v1/settlements/"): READ,
-    ("GET", "/api/v1/settlements/{id}/"): READ,
+    # A partner user reads its own partner's accruals, settlements and statements (the
+    # queryset is scoped: another partner's object is 404).
+    ("GET", "/api/v1/accruals/"): OWN,
+    ("GET", "/api/v1/accruals/{id}/"): OWN,
+    ("GET", "/api/v1/settlements/"): OWN,
+    ("GET", "/api/v1/settlements/{id}/"): OWN,
+    ("GET", "/api/v1/settlements/{id}/statement.csv/"): OWN,
+    ("GET", "/api/v1/settlements/{id}/statement.pdf/"): OWN,
+    ("POST", "/api/v1/settlements/{id}/pay/"): api(CHANNEL, "settlements:write"),
     ("POST", "/api/v1/settlements/{id}/calculate/"): api(CHANNEL, "settlements:write"),
     ("POST", "/api/v1/settlements/{id}/submit/"): api(CHANNEL, "settlements:write"),
     ("POST", "/api/v1/settlements/{id}/approve/"): api(CHANNEL, "settlements:write"),
@@ -139,6 +145,9 @@ API: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/reconciliation-runs/breaks/{id}/accept/"): api(FIN, "recon:write"),
     ("POST", "/api/v1/reconciliation-runs/matches/confirm/"): api(FIN, "recon:write"),
     ("POST", "/api/v1/reconciliation-runs/matches/reject/"): api(FIN, "recon:write"),
+    ("GET", "/api/v1/reconciliation-runs/breaks/export/"): READ,
+    ("GET", "/api/v1/kpis/"): READ,
+    ("GET", "/api/v1/close-checklist/"): READ,
 }
 
 # (URL name, method) -> Rule, for every non-API pattern of the resolver (admin/ and static
@@ -190,6 +199,36 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("erp_sync:job-detail", "GET"): console(INTERNAL),
     ("erp_sync:job-replay", "POST"): console(FIN | INTEGRATION),
     ("erp_sync:job-cancel", "POST"): console(FIN),
+    # partners
+    ("partners:partner-list", "GET"): console(INTERNAL),
+    ("partners:partner-detail", "GET"): console(INTERNAL),
+    ("partners:agreement-detail", "GET"): console(INTERNAL),
+    ("partners:settlement-list", "GET"): console(ALL_ROLES),
+    ("partners:accrual-list", "GET"): console(ALL_ROLES),
+    ("partners:settlement-detail", "GET"): console(ALL_ROLES),
+    ("partners:statement-page", "GET"): console(ALL_ROLES),
+    ("partners:statement-csv", "GET"): console(ALL_ROLES),
+    ("partners:statement-pdf", "GET"): console(ALL_ROLES),
+    ("partners:settlement-calculate", "POST"): console(CHANNEL),
+    ("partners:settlement-submit", "POST"): console(CHANNEL),
+    ("partners:settlement-approve", "POST"): console(CHANNEL),
+    ("partners:settlement-reject", "POST"): console(CHANNEL),
+    # reconciliation
+    ("reconciliation:run-list", "GET"): console(INTERNAL),
+    ("reconciliation:run-start", "POST"): console(FIN),
+    ("reconciliation:run-detail", "GET"): console(INTERNAL),
+    ("reconciliation:run-progress", "GET"): console(INTERNAL),
+    ("reconciliation:run-breaks", "GET"): console(INTERNAL),
+    ("reconciliation:run-break-export", "GET"): console(INTERNAL),
+    ("reconciliation:run-matches", "GET"): console(INTERNAL),
+    ("reconciliation:run-matches-decide", "POST"): console(FIN),
+    ("reconciliation:break-list", "GET"): console(INTERNAL),
+    ("reconciliation:break-export", "GET"): console(INTERNAL),
+    ("reconciliation:break-detail", "GET"): console(INTERNAL),
+    ("reconciliation:break-accept", "POST"): console(FIN),
+    ("reconciliation:kpis", "GET"): console(INTERNAL),
+    ("reconciliation:kpi-panel", "GET"): console(INTERNAL),
+    ("reconciliation:close-checklist", "GET"): console(INTERNAL),
 }
 
 # Console routes that show one partner's own data: a partner user asking for another

@@ -91,7 +91,6 @@ def _build_world() -> dict:
     )
     from tests.partners import factories as pf
     from tests.reconciliation import scenario
-    from tests.reconciliation.factories import StatefulSandbox
 
     # The partners factory numbers its event ids from 1, as the erp_sync factory does.
     pf._ids = itertools.count(900_000)
@@ -105,7 +104,6 @@ def _build_world() -> dict:
     )
     settlement = settlement_services.settlement_calculate(settlement=settlement, actor=manager)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("reconciliation.services.runs.adapter_for", StatefulSandbox)
         patch.setattr("reconciliation.services.runs.run_enqueue", lambda run_id: None)
         s = scenario.build()
         run = run_start(
@@ -202,6 +200,12 @@ _CONSOLE_OBJECTS = {
     "erp_sync:rule": "mapping-rules",
     "erp_sync:connection": "connections",
     "erp_sync:job": "sync-jobs",
+    "partners:partner": "partners",
+    "partners:agreement": "agreements",
+    "partners:settlement": "settlements",
+    "partners:statement": "settlements",
+    "reconciliation:run": "reconciliation-runs",
+    "reconciliation:break": "breaks",
 }
 
 
@@ -418,9 +422,16 @@ def test_client_bound_to_another_source_cannot_replay_or_read_the_event(world):
     assert read.status_code == 403  # events:write without read
 
 
-def test_partner_user_gets_no_internal_object(world):
-    """Until the partner console lands, a partner user reads no API object at all."""
+def test_partner_user_gets_404_for_another_partners_object_and_403_for_internal_ones(world):
+    """The portal: settlements and accruals are scoped to the user's own partner, so another
+    partner's object does not exist for them (404, not 403: its existence is not revealed);
+    partners and agreements are internal (403)."""
     client = _as("partner", world)
-    for collection in ("settlements", "partners", "agreements", "accruals"):
-        response = client.get(f"/api/v1/{collection}/{world['ids'][collection]}")
-        assert response.status_code == 403, (collection, response.status_code)
+    expected = {"settlements": 404, "accruals": 404, "partners": 403, "agreements": 403}
+    for collection, status in expected.items():
+        response = client.get(f"/api/v1/{collection}/{world['ids'][collection]}/")
+        assert response.status_code == status, (collection, response.status_code)
+    pk = world["ids"]["settlements"]
+    for name in ("partners:settlement-detail", "partners:statement-csv"):
+        response = client.get(reverse(name, kwargs={"pk": pk}), follow=False)
+        assert response.status_code == 404, (name, response.status_code)
