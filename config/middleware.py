@@ -1,6 +1,6 @@
 from urllib.parse import urlencode
 
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -83,3 +83,33 @@ class SecurityAuditMiddleware:
                 kind=SecurityEventKind.PERMISSION_DENIED, request=request, detail={"status": 403}
             )
         return response
+
+
+class RefuseNulMiddleware:
+    """Answers 400 for a query string with a NUL character, before any view reads it.
+
+    PostgreSQL refuses NUL in text, so a filter value carrying one would end as a 500 deep
+    inside a query (found by the API fuzzing). The API answers the error shape; the console
+    a plain 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        bad = next(
+            (k for k, v in request.GET.lists() if "\x00" in k or any("\x00" in x for x in v)), None
+        )
+        if bad is None:
+            return self.get_response(request)
+        message = f"query parameter {bad.replace(chr(0), '')!r} contains a NUL character"
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {
+                    "errors": [
+                        {"field": bad.replace("\x00", ""), "code": "invalid", "message": message}
+                    ]
+                },
+                status=400,
+            )
+        return HttpResponseBadRequest(message)

@@ -60,7 +60,11 @@ class SyncJobFilterSet(django_filters.FilterSet):
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     older_than_minutes = django_filters.NumberFilter(
-        method="filter_older_than", label="Older than (minutes)", min_value=0
+        # At most ten years: a larger value would overflow the date arithmetic.
+        method="filter_older_than",
+        label="Older than (minutes)",
+        min_value=0,
+        max_value=10 * 366 * 24 * 60,
     )
 
     class Meta:
