@@ -120,7 +120,7 @@ def mutated_events(draw):
                 lines.append(copy.deepcopy(draw(st.sampled_from(lines))))
                 continue
             if action == "replace" and lines:
-                lines[draw(st.integers(0, len(lines) - 1))] = draw(_VALUES)
+                lines[draw(st.integers(0, len(lines) - 1))] = copy.deepcopy(draw(_VALUES))
                 continue
             objects = [line for line in lines if isinstance(line, dict)]
             if action == "empty" or not objects:
@@ -136,7 +136,7 @@ def mutated_events(draw):
         if draw(st.booleans()) and key in container:
             del container[key]
         else:
-            container[key] = draw(_VALUES)
+            container[key] = copy.deepcopy(draw(_VALUES))
     return body
 
 
