@@ -36,8 +36,8 @@ def test_concurrent_state_attnames_lists_the_fsm_fields():
 def test_mark_states_saved_makes_a_later_save_check_the_written_state():
     """A row written behind the instance's back (as a set-based path does) and then marked
     saved: the next save() succeeds while the row is in that state, and is refused as a
-    concurrent transition once another writer moved it on. If django-fsm renames or changes
-    `_update_initial_state`, this test fails."""
+    concurrent transition once another writer moved it on. If django-fsm stops reading the
+    saved states where config.fsm writes them, this test fails."""
     make_world()
     (job,) = pending_jobs(1)
     SyncJob.objects.filter(pk=job.pk).update(state=SyncJobState.HELD)  # the set-based write
