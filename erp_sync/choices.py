@@ -50,3 +50,13 @@ class AttemptOutcome(models.TextChoices):
     RETRY = "retry", "Failed, will retry"
     DEAD = "dead", "Failed, dead-lettered"
     HELD = "held", "Held"
+
+
+class BulkActionKind(models.TextChoices):
+    REPLAY = "replay", "Replay"
+    CANCEL = "cancel", "Cancel"
+
+
+class BulkActionState(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"

@@ -22,6 +22,16 @@ EVENT_DOCUMENT_TYPES = {
     "invoice.written_off": "write_off",
     "settlement.approved": "settlement",
 }
+# The key of the event's data holding the number a person knows the document by (a
+# write-off is known by the invoice it writes off).
+BUSINESS_KEYS = {
+    "invoice.issued": "invoice_id",
+    "credit_note.issued": "credit_note_id",
+    "payment.settled": "payment_id",
+    "refund.issued": "refund_id",
+    "invoice.written_off": "invoice_id",
+    "settlement.approved": "settlement_id",
+}
 # A readable prefix per document type, so an ERP user sees what the id is.
 _PREFIX = {
     "invoice": "inv",

@@ -231,6 +231,9 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     document = models.JSONField(default=dict, blank=True)
     mapping_rules = models.ManyToManyField(MappingRule, blank=True, related_name="jobs")
     attempts = models.PositiveIntegerField(default=0)
+    # Attempts made before the last replay, which starts `attempts` (the retry budget) again:
+    # attempt numbers go on from them, so they stay unique per job.
+    earlier_attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=8)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -334,7 +337,9 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         custom={"label": "Replay", "style": "primary"},
     )
     def replay(self) -> None:
-        """Try again from scratch after the cause was fixed."""
+        """Try again from scratch after the cause was fixed (a new retry budget; the attempts
+        so far are kept in the count the attempt numbers go on from)."""
+        self.earlier_attempts += self.attempts
         self.attempts = 0
         self.next_attempt_at = None
 
@@ -466,3 +471,7 @@ class SandboxPeriod(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["connection", "month"], name="erp_sandbox_period_uniq")
         ]
+
+
+# erp_sync's bulk-action model lives in its own module; importing it here registers it.
+from erp_sync.bulk_models import SyncJobBulkAction  # noqa: E402, F401

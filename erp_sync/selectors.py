@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 
 from billing.selectors import record_for_event
 from erp_sync import semaphore
 from erp_sync.choices import SyncJobState
-from erp_sync.models import Connection, MappingRule, SyncJob
+from erp_sync.documents import BUSINESS_KEYS
+from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
 
 # --- rules and connections ----------------------------------------------------------------
 
@@ -66,14 +68,31 @@ def connection_get(pk: int | str) -> Connection:
 # --- sync jobs (job engine) ---------------------------------------------------------------
 
 
+def business_number() -> Case:
+    """The number a person knows a job's document by (invoice id, payment id, ...): the
+    key BUSINESS_KEYS names for the event's type, read from its data in the database (only
+    that key travels, not the body)."""
+    data = KeyTransform("data", "event__body")
+    return Case(
+        *[
+            When(event__type=event_type, then=KeyTextTransform(key, data))
+            for event_type, key in BUSINESS_KEYS.items()
+        ],
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
 def sync_job_list(*, filters: Mapping | None = None) -> QuerySet[SyncJob]:
-    """Sync jobs, newest first, with event, connection and entity joined (bodies deferred).
+    """Sync jobs, newest first, with event, connection and entity joined (bodies deferred)
+    and each document's `business_number`.
 
     `filters` are SyncJobFilterSet parameters (as in a query string).
     """
     queryset = (
         SyncJob.objects.select_related("event", "connection", "connection__entity")
         .defer("document", "event__body", "event__result")
+        .annotate(business_number=business_number())
         .order_by("-id")
     )
     if filters:
@@ -81,6 +100,11 @@ def sync_job_list(*, filters: Mapping | None = None) -> QuerySet[SyncJob]:
 
         queryset = SyncJobFilterSet(filters, queryset=queryset).qs
     return queryset
+
+
+def bulk_action_get(pk: int | str) -> SyncJobBulkAction:
+    """One bulk replay / cancel. Raises SyncJobBulkAction.DoesNotExist."""
+    return SyncJobBulkAction.objects.select_related("requested_by").get(pk=pk)
 
 
 def sync_job_get(pk: int | str) -> SyncJob:

@@ -14,6 +14,7 @@ from celery import shared_task
 from celery.signals import task_postrun, worker_init
 
 from erp_sync.actors import mark_worker_process, system_actor
+from erp_sync.services.bulk import bulk_action_run
 from erp_sync.services.posting import job_post
 from erp_sync.services.sweeper import sync_sweep
 
@@ -69,3 +70,9 @@ def post_job(*, job_id: int) -> str:
 def sweep() -> dict:
     """One sweeper pass (lost dispatches, expired leases, due retries, cleared holds)."""
     return sync_sweep(actor=system_actor())
+
+
+@shared_task(name="erp_sync.bulk_action_run", acks_late=True, ignore_result=True)
+def run_bulk_action(*, action_id: int) -> None:
+    """Work through a console bulk replay / cancel (resumes from its progress if redelivered)."""
+    bulk_action_run(action_id=action_id)

@@ -35,6 +35,13 @@ from erp_sync import job_views  # noqa: E402
 
 urlpatterns += [
     path("jobs/", job_views.job_list_view, name="job-list"),
+    path("jobs/bulk", job_views.job_bulk_view, name="job-bulk"),
+    path("jobs/bulk/<int:pk>/", job_views.job_bulk_detail_view, name="job-bulk-detail"),
+    path(
+        "jobs/bulk/<int:pk>/progress",
+        job_views.job_bulk_progress_view,
+        name="job-bulk-progress",
+    ),
     path("jobs/<int:pk>/", job_views.job_detail_view, name="job-detail"),
     path("jobs/<int:pk>/replay", job_views.job_replay_view, name="job-replay"),
     path("jobs/<int:pk>/cancel", job_views.job_cancel_view, name="job-cancel"),

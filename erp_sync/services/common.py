@@ -119,6 +119,7 @@ JOB_FIELDS = [
     "state",
     "hold_reason",
     "attempts",
+    "earlier_attempts",
     "next_attempt_at",
     "lease_expires_at",
     "erp_id",

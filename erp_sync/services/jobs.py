@@ -111,7 +111,14 @@ def job_replay(*, job: SyncJob, actor, reason: str = "") -> ReplayResult:
                 job.document, rules = rebuilt
                 job.mapping_rules.set(rules)
                 what = "replayed with a rebuilt document"
-                fields = ["document", "state", "attempts", "next_attempt_at", "updated_at"]
+                fields = [
+                    "document",
+                    "state",
+                    "attempts",
+                    "earlier_attempts",
+                    "next_attempt_at",
+                    "updated_at",
+                ]
         text = f"{what}: {reason}" if reason else what
         save_job(job, actor=actor, reason=text, fields=fields)
         erp_status_sync(job, actor=actor)
@@ -125,21 +132,29 @@ def jobs_replay(*, jobs: QuerySet[SyncJob], actor, reason: str = "") -> dict[str
     Returns counts: replayed, already_posted, failed (still cannot be built), skipped
     (a state that cannot be replayed). Each job is its own transaction.
     """
-    counts = {"replayed": 0, "already_posted": 0, "failed": 0, "skipped": 0}
+    counts = dict.fromkeys(REPLAY_OUTCOMES, 0)
     ids = list(jobs.order_by("id").values_list("pk", flat=True))
     for job in SyncJob.objects.filter(pk__in=ids).order_by("id").only("pk"):
-        try:
-            result = job_replay(job=job, actor=actor, reason=reason)
-        except SyncJobError as error:
-            counts["skipped" if error.code == "illegal_transition" else "failed"] += 1
-            continue
-        if result.replayed:
-            counts["replayed"] += 1
-        elif result.job.state == SyncJobState.POSTED:
-            counts["already_posted"] += 1
-        else:
-            counts["skipped"] += 1
+        counts[job_replay_outcome(job=job, actor=actor, reason=reason)] += 1
     return counts
+
+
+REPLAY_OUTCOMES = ("replayed", "already_posted", "failed", "skipped")
+
+
+def job_replay_outcome(*, job: SyncJob, actor, reason: str = "") -> str:
+    """`job_replay` for one job of many: which of REPLAY_OUTCOMES it had, never raising a
+    SyncJobError (failed: the document still cannot be built; skipped: a state that cannot
+    be replayed, or already queued)."""
+    try:
+        result = job_replay(job=job, actor=actor, reason=reason)
+    except SyncJobError as error:
+        return "skipped" if error.code == "illegal_transition" else "failed"
+    if result.replayed:
+        return "replayed"
+    if result.job.state == SyncJobState.POSTED:
+        return "already_posted"
+    return "skipped"
 
 
 def job_cancel(*, job: SyncJob, actor, reason: str) -> SyncJob:

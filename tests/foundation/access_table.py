@@ -199,6 +199,9 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("erp_sync:job-detail", "GET"): console(INTERNAL),
     ("erp_sync:job-replay", "POST"): console(FIN | INTEGRATION),
     ("erp_sync:job-cancel", "POST"): console(FIN),
+    ("erp_sync:job-bulk", "POST"): console(FIN | INTEGRATION),
+    ("erp_sync:job-bulk-detail", "GET"): console(INTERNAL),
+    ("erp_sync:job-bulk-progress", "GET"): console(INTERNAL),
     # partners
     ("partners:partner-list", "GET"): console(INTERNAL),
     ("partners:partner-detail", "GET"): console(INTERNAL),

@@ -111,7 +111,7 @@ def _record(
             continue
         attempt = SyncAttempt(
             job=job,
-            number=job.attempts,
+            number=job.earlier_attempts + job.attempts,
             started_at=call.started_at,
             duration_ms=call.duration_ms,
             request_digest=call.digest,
