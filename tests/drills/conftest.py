@@ -163,6 +163,8 @@ class Drill:
         return sweeper.start()
 
     def stop_all(self) -> None:
+        for process in self.processes:  # all at once, then wait for each
+            process.terminate()
         for process in reversed(self.processes):
             process.stop()
 

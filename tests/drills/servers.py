@@ -87,6 +87,12 @@ class Logged:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def terminate(self) -> None:
+        """SIGTERM the process group without waiting (`stop` waits)."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
 
 # --- Redis ------------------------------------------------------------------------------------
 class RedisServer(Logged):
@@ -288,6 +294,13 @@ class Worker(DjangoProcess):
 
         wait_until(ready, timeout=timeout, interval=0.2, message=f"worker:\n{self.tail()}")
 
+    def terminate_group(self) -> None:
+        """SIGTERM to the worker and its pool processes at once, as systemd's default
+        KillMode=control-group does: the main process starts a warm shutdown, but the pool
+        processes die in the middle of their tasks."""
+        if self.running():
+            os.killpg(self.proc.pid, signal.SIGTERM)
+
     def warm_shutdown(self) -> None:
         """SIGTERM to the worker's main process only: Celery's warm shutdown (finish the
         tasks running, hand the rest back to the broker)."""
@@ -319,6 +332,10 @@ class Supervised:
                     return
                 self.restarts += 1
                 self.worker.start(wait=False)
+
+    def terminate(self) -> None:
+        self._stopping.set()
+        self.worker.terminate()
 
     def stop(self) -> None:
         self._stopping.set()
