@@ -218,10 +218,18 @@ def drill_world(drill):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Each drill's summary line again at the end of the run, where CI logs show it."""
+    """Each drill's summary line again at the end of the run, where CI logs show it; the
+    subprocess logs are removed when every drill passed, else their directory is named."""
+    import shutil
+
     from tests.drills.load import SUMMARIES
+    from tests.drills.servers import LOG_DIR
 
     if SUMMARIES:
         terminalreporter.section("fault drills")
         for line in SUMMARIES:
             terminalreporter.write_line(line)
+    if terminalreporter.stats.get("failed") or terminalreporter.stats.get("error"):
+        terminalreporter.write_line(f"drill process logs (gunicorn, workers, sweeper): {LOG_DIR}")
+    else:
+        shutil.rmtree(LOG_DIR, ignore_errors=True)

@@ -59,11 +59,16 @@ def _stop_group(proc: subprocess.Popen | None, *, timeout: float = 15) -> None:
         pass
 
 
+# Where the subprocesses' logs go: one directory per session (conftest removes it when every
+# drill passed, and names it when one failed).
+LOG_DIR = Path(tempfile.mkdtemp(prefix="concord-drill-logs-"))
+
+
 class Logged:
-    """A subprocess whose output goes to a temporary log file."""
+    """A subprocess whose output goes to a log file in LOG_DIR."""
 
     def __init__(self, prefix: str):
-        self.log = Path(tempfile.mkstemp(prefix=f"concord-drill-{prefix}-", suffix=".log")[1])
+        self.log = Path(tempfile.mkstemp(prefix=f"{prefix}-", suffix=".log", dir=LOG_DIR)[1])
         self.proc: subprocess.Popen | None = None
 
     def spawn(self, command: list[str], *, env: dict | None = None) -> subprocess.Popen:
