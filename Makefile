@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo demo-setup test lint format bench tryton-env clean
+.PHONY: install demo demo-setup test drills lint format bench tryton-env clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,12 @@ format: install
 test: install lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The fault drills (tests/drills/, docs/drills.md): broker down, database restart, warm
+## shutdowns, redelivery. Each starts its own PostgreSQL cluster and Redis servers on free
+## ports, so it never touches the shared ones. A few minutes; CI runs them after `make test`.
+drills: install
+	CONCORD_DRILLS=1 $(BIN)/pytest tests/drills $(PYTEST_ARGS)
 
 ## The real Tryton ERP lives in its own virtual environment (see docs/tryton.md).
 ## Rebuilt only when the requirements change, so CI re-runs on one machine are quick.

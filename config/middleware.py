@@ -113,3 +113,23 @@ class RefuseNulMiddleware:
                 status=400,
             )
         return HttpResponseBadRequest(message)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view the database failed (down, restarting, connection dropped) answers 503 with a
+    clear message instead of a 500: the API's error shape under /api/, a plain page in the
+    console. DRF views get the same answer from the API exception handler; errors raised
+    outside views get it from handler500 (config.api.errors.server_error)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from config.api.errors import DATABASE_ERRORS, database_unavailable
+
+        if isinstance(exception, DATABASE_ERRORS):
+            return database_unavailable(request, exception)
+        return None

@@ -7,6 +7,8 @@ from config import health, views
 
 # A path under /api/ that matches no route (e.g. /api/v1/cases/0.5/) answers JSON too.
 handler404 = "config.api.errors.not_found"
+# A request the database failed answers 503 saying so, not a 500.
+handler500 = "config.api.errors.server_error"
 
 urlpatterns = [
     path("", views.home, name="console-home"),

@@ -76,12 +76,40 @@ class Tuning:
             )
         if self.batch_size < 1:
             raise TuningError("batch_size must be at least 1")
+        # A post put back for later (no free slot, a stopped batch) waits up to twice
+        # requeue_seconds in the worker; past the visibility timeout Redis would hand the
+        # message to a second worker meanwhile.
+        if REQUEUE_JITTER * self.requeue_seconds > visibility_timeout():
+            raise TuningError(
+                f"requeue_seconds ({self.requeue_seconds:g}) lets a re-enqueued post wait "
+                f"{REQUEUE_JITTER * self.requeue_seconds:g}s, past the broker's visibility "
+                f"timeout ({visibility_timeout():g}s)"
+            )
 
     @property
     def max_countdown(self) -> float:
-        """A countdown never reaches the broker's visibility timeout (redelivery)."""
-        visibility = float(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 3600))
-        return max(min(self.retry_cap_seconds, visibility - self.visibility_margin_seconds), 1.0)
+        """A retry countdown never reaches the broker's visibility timeout (redelivery)."""
+        visibility = visibility_timeout()
+        countdown = min(self.retry_cap_seconds, visibility - self.visibility_margin_seconds)
+        return max(countdown, min(1.0, visibility / 2))
+
+    def countdown_bounds(self) -> dict[str, float]:
+        """The longest countdown each place that enqueues a post for later may give (the
+        redelivery drill's check: none may exceed the visibility timeout)."""
+        return {
+            "retry backoff (posting.failures)": self.max_countdown,
+            "no free slot (posting.engine)": REQUEUE_JITTER * self.requeue_seconds,
+            "batch stopped (posting.outcomes)": self.requeue_seconds,
+        }
+
+
+# The engine re-enqueues a post that found no free slot after requeue_seconds x (1 + random()).
+REQUEUE_JITTER = 2.0
+
+
+def visibility_timeout() -> float:
+    """Seconds Redis waits for an acknowledgement before delivering a message again."""
+    return float(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 3600))
 
 
 def _global(name: str, default: float) -> float:
@@ -109,7 +137,7 @@ def _global_values() -> dict[str, float]:
 @receiver(setting_changed)
 def _forget_globals(*, setting: str, **kwargs) -> None:
     global _globals, _global_tuning
-    if setting.startswith("CONCORD_ERP_"):
+    if setting.startswith("CONCORD_ERP_") or setting == "CELERY_VISIBILITY_TIMEOUT":
         _globals = _global_tuning = None
 
 

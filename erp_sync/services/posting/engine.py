@@ -16,7 +16,7 @@ from erp_sync.services.posting.calls import Call, call_batch
 from erp_sync.services.posting.claim import batch_start
 from erp_sync.services.posting.holds import job_hold
 from erp_sync.services.posting.outcomes import batch_finish
-from erp_sync.services.tuning import Tuning, tuning_for
+from erp_sync.services.tuning import REQUEUE_JITTER, Tuning, tuning_for
 
 
 def connection_read(connection_id: int) -> Connection:
@@ -91,7 +91,8 @@ def _drain(
             # Leave the job pending and come back shortly. In eager mode the sweeper
             # re-drives it instead (re-running inline would recurse).
             if not eager():
-                enqueue_post([job_id], countdown=tuning.requeue_seconds * (1 + random.random()))
+                jitter = 1 + (REQUEUE_JITTER - 1) * random.random()
+                enqueue_post([job_id], countdown=tuning.requeue_seconds * jitter)
             return "no_slot"
         calls: list[Call] = []
         try:
