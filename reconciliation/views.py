@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from config.console import filtered_page, get_or_404, history_rows
-from exceptions.selectors import cases_for_subject
 from config.errors import DomainError
+from exceptions.selectors import cases_for_subject
 from reconciliation.choices import ACTIVE_RUN_STATES, BreakState, MatchStatus
 from reconciliation.export import breaks_csv, export_filename
 from reconciliation.filters import BreakFilterSet, MatchFilterSet, ReconciliationRunFilterSet

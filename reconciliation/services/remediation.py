@@ -111,8 +111,10 @@ def break_posting_replay(*, item: Break, actor) -> str:
     still cannot be built (that job's case is bumped and kept).
     """
     with transaction.atomic():
-        item = Break.objects.select_for_update().select_related("last_seen_run__connection").get(
-            pk=item.pk
+        item = (
+            Break.objects.select_for_update()
+            .select_related("last_seen_run__connection")
+            .get(pk=item.pk)
         )
         if not posting_replayable(item):
             raise ReconciliationError(

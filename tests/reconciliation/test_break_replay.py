@@ -52,9 +52,10 @@ def test_replay_of_a_dead_posting_posts_it_and_the_next_run_resolves_break_and_c
     assert item.state == BreakState.OPEN  # a run decides, not the replay
     assert _reasons(item)[-1].startswith("posting replayed: ")
     assert item.history.order_by("history_id").last().history_user == finance_ops
-    assert "from reconciliation break" in job.history.filter(
-        state="pending"
-    ).first().history_change_reason
+    assert (
+        "from reconciliation break"
+        in job.history.filter(state="pending").first().history_change_reason
+    )
 
     third = _run(month.connection, finance_ops)
 
