@@ -53,7 +53,7 @@ SELECT %(run)s, d.kind, md5('doc-' || n), upper(left(d.kind, 3)) || '-' || lpad(
        WHEN n %% %(every)s = 400 OR n %% 3 = 0 THEN 'settled' ELSE 'open' END,
   DATE '2026-05-01' + n %% 31, n,
   CASE WHEN n %% %(every)s = 0 THEN '' ELSE 'ERP-' || lpad(n::text, 8, '0') END, 0.01
-FROM generate_series(1, %(n)s) n
+FROM generate_series(1::bigint, %(n)s::bigint) n
 CROSS JOIN LATERAL (SELECT
   CASE n %% 10 WHEN 7 THEN 'payment' WHEN 8 THEN 'credit_note' ELSE 'invoice' END AS kind,
   ((n * 7919) %% 99991) / 100.0 + 1 AS net,
