@@ -51,7 +51,7 @@ SELECT %(run)s, d.kind, md5('doc-' || n), upper(left(d.kind, 3)) || '-' || lpad(
   'cus_' || (n %% %(parties)s), 'USD', d.net, d.tax, d.net + d.tax,
   CASE WHEN d.kind <> 'invoice' THEN ''
        WHEN n %% %(every)s = 400 OR n %% 3 = 0 THEN 'settled' ELSE 'open' END,
-  DATE '2026-05-01' + n %% 31, n,
+  DATE '2026-05-01' + (n %% 31)::int, n,
   CASE WHEN n %% %(every)s = 0 THEN '' ELSE 'ERP-' || lpad(n::text, 8, '0') END, 0.01
 FROM generate_series(1::bigint, %(n)s::bigint) n
 CROSS JOIN LATERAL (SELECT
