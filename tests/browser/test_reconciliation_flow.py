@@ -26,7 +26,10 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("eager_celery"),
 ]
-SCREENSHOTS = Path(os.environ.get("CONCORD_SCREENSHOT_DIR") or Path(__file__).parent / "screenshots")
+# One screenshot per step of the flow (tests/browser/screenshots/ is git-ignored).
+SCREENSHOTS = Path(
+    os.environ.get("CONCORD_SCREENSHOT_DIR") or Path(__file__).parent / "screenshots"
+)
 
 
 @pytest.fixture
@@ -37,9 +40,7 @@ def queued(monkeypatch):
     return started
 
 
-def execute_watched(
-    page, monkeypatch, run_id: int, actor
-) -> tuple[ReconciliationRun, list[str]]:
+def execute_watched(page, monkeypatch, run_id: int, actor) -> tuple[ReconciliationRun, list[str]]:
     """Execute the queued run as its task would; after each progress step commits, wait until
     the page (polling) shows it. Returns the run and the steps as the page showed them."""
     progress = runs._progress

@@ -181,8 +181,7 @@ def test_case_of_the_break_offers_the_replay_and_performs_it(finance_ops, make_u
     _run(month.connection, finance_ops)
     item = Break.objects.get(key=LOST_KEY)
     case = _case(item)
-    amount_case = Case.objects.filter(kind="reconciliation_missing_in_erp").count()
-    assert amount_case == 1
+    assert Case.objects.filter(kind="reconciliation_missing_in_erp").count() == 1
 
     offered = [a.key for a in case_remediations(case, finance_ops)]
     auditor_offered = case_remediations(case, make_user("aud", "auditor"))
