@@ -18,6 +18,7 @@ urlpatterns: list = [
     path("breaks.csv", views.break_export_view, name="break-export"),
     path("breaks/<int:pk>/", views.break_detail_view, name="break-detail"),
     path("breaks/<int:pk>/accept", views.break_accept_view, name="break-accept"),
+    path("breaks/<int:pk>/replay", views.break_replay_view, name="break-replay"),
     path("kpis/", report_views.kpi_view, name="kpis"),
     path("kpis/panel", report_views.kpi_panel_view, name="kpi-panel"),
     path("close/", report_views.close_checklist_view, name="close-checklist"),

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from config.console import filtered_page, get_or_404, history_rows
 from config.errors import DomainError
+from exceptions.selectors import cases_for_subject
 from reconciliation.choices import ACTIVE_RUN_STATES, BreakState, MatchStatus
 from reconciliation.export import breaks_csv, export_filename
 from reconciliation.filters import BreakFilterSet, MatchFilterSet, ReconciliationRunFilterSet
@@ -23,6 +24,11 @@ from reconciliation.forms import BreakAcceptForm, MatchDecisionForm, RunStartFor
 from reconciliation.selectors import break_get, break_list, match_list, run_get, run_list
 from reconciliation.services.breaks import break_accept
 from reconciliation.services.matches import suggestions_confirm, suggestions_reject
+from reconciliation.services.remediation import (
+    REPLAY_PERMISSION,
+    break_posting_replay,
+    posting_replayable,
+)
 from reconciliation.services.runs import run_start
 
 VIEW_RUN = "reconciliation.view_reconciliationrun"
@@ -160,7 +166,9 @@ def break_detail_view(request, pk: int):
             "item": item,
             "history": history_rows(item),
             "can_accept": item.state == BreakState.OPEN and request.user.has_perm(CHANGE_BREAK),
+            "can_replay": posting_replayable(item) and request.user.has_perm(REPLAY_PERMISSION),
             "accept_form": BreakAcceptForm(),
+            "cases": cases_for_subject(item).order_by("-id"),
         },
     )
 
@@ -183,6 +191,24 @@ def break_accept_view(request, pk: int):
     target = request.POST.get("next", "")
     if target.startswith("/") and not target.startswith("//"):
         return redirect(target)
+    return redirect("reconciliation:break-detail", pk=item.pk)
+
+
+@require_POST
+@login_required
+@permission_required(REPLAY_PERMISSION, raise_exception=True)
+def break_replay_view(request, pk: int):
+    """Replay the posting of the document an open missing_in_erp break names."""
+    item = get_or_404(break_get, pk, "break")
+    try:
+        done = break_posting_replay(item=item, actor=request.user)
+    except DomainError as error:
+        messages.error(request, f"Not replayed: {error.message}")
+    else:
+        messages.success(
+            request, f"Posting replayed: {done}. The next run resolves the break once the ERP "
+            "lists the document.",
+        )  # fmt: skip
     return redirect("reconciliation:break-detail", pk=item.pk)
 
 

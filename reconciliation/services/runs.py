@@ -228,6 +228,14 @@ def _list_and_store(run: ReconciliationRun) -> int:
     return stored
 
 
+def run_match(run_id: int) -> tuple[dict[str, int], list[tuple[str, int | None, int | None]]]:
+    """The engine's part of a run whose snapshot is stored: apply the match rules in order,
+    then classify what differs or is unpaired. In the caller's transaction. Returns the rows
+    each rule wrote and the findings (kind, billing row id or None, ERP row id or None)."""
+    written = engine_sql.match_all(run_id, window_days=suggestion_window_days())
+    return written, engine_sql.breaks_found(run_id)
+
+
 def _match_and_record(run: ReconciliationRun, erp_rows: int, *, actor) -> ReconciliationRun:
     with transaction.atomic():
         billing_rows = billing_snapshot_store(run=run)
@@ -240,8 +248,8 @@ def _match_and_record(run: ReconciliationRun, erp_rows: int, *, actor) -> Reconc
     )
     with transaction.atomic():
         run = _locked(run.pk)
-        written = engine_sql.match_all(run.pk, window_days=suggestion_window_days())
-        breaks = breaks_record(run=run, findings=engine_sql.breaks_found(run.pk), actor=actor)
+        written, findings = run_match(run.pk)
+        breaks = breaks_record(run=run, findings=findings, actor=actor)
         suggested = written["suggested"]
         matched = sum(written.values()) - suggested
         run.progress_done = run.progress_total

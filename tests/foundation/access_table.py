@@ -229,6 +229,7 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("reconciliation:break-export", "GET"): console(INTERNAL),
     ("reconciliation:break-detail", "GET"): console(INTERNAL),
     ("reconciliation:break-accept", "POST"): console(FIN),
+    ("reconciliation:break-replay", "POST"): console(FIN | INTEGRATION),
     ("reconciliation:kpis", "GET"): console(INTERNAL),
     ("reconciliation:kpi-panel", "GET"): console(INTERNAL),
     ("reconciliation:close-checklist", "GET"): console(INTERNAL),
