@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
-from config.console import filtered_page, get_or_404, history_rows
+from config.console import filtered_page, get_or_404, history_entries
 from config.errors import DomainError
 from erp_sync.filters import SyncJobFilterSet
 from erp_sync.models import SyncJob
@@ -18,6 +18,7 @@ from erp_sync.selectors import (
     sync_job_state_counts,
 )
 from erp_sync.services.jobs import job_cancel, job_replay
+from exceptions.selectors import cases_for_subject
 
 
 def _job_or_404(pk: int) -> SyncJob:
@@ -36,13 +37,14 @@ def job_list_view(request):
 @permission_required("erp_sync.view_syncjob", raise_exception=True)
 def job_detail_view(request, pk: int):
     job = _job_or_404(pk)
-    history = history_rows(job)
+    history = history_entries(job)
     return render(
         request,
         "erp_sync/job_detail.html",
         {
             "job": job,
             "lineage": sync_job_lineage(job),
+            "cases": cases_for_subject(job),
             "history": history,
             # job_replay takes dead jobs (the replay transition) and held ones (release).
             "can_replay": (can_proceed(job.replay) or can_proceed(job.release))
