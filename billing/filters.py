@@ -32,7 +32,7 @@ class FinanceEventFilterSet(filters.FilterSet):
 
 
 class CustomerFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
     country = filters.CharFilter()
     currency = filters.CharFilter()
     name = filters.CharFilter(lookup_expr="icontains")
@@ -43,11 +43,11 @@ class CustomerFilterSet(filters.FilterSet):
 
 
 class SubscriptionFilterSet(filters.FilterSet):
-    customer = filters.CharFilter(field_name="customer__customer_id")
-    plan = filters.CharFilter(field_name="plan__plan_code")
-    product_family = filters.CharFilter(field_name="plan__product_family")
+    customer = filters.CharFilter(field_name="customer__customer_id", label="Customer")
+    plan = filters.CharFilter(field_name="plan__plan_code", label="Plan")
+    product_family = filters.CharFilter(field_name="plan__product_family", label="Product family")
     state = filters.MultipleChoiceFilter(choices=SubscriptionState.choices)
-    partner = filters.CharFilter(field_name="partner_code")
+    partner = filters.CharFilter(field_name="partner_code", label="Partner")
 
     class Meta:
         model = Subscription
@@ -73,11 +73,13 @@ class InvoiceFilterSet(filters.FilterSet):
 
 
 class PaymentFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
-    customer = filters.CharFilter(field_name="customer__customer_id")
-    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices)
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
+    customer = filters.CharFilter(field_name="customer__customer_id", label="Customer")
+    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices, label="ERP status")
     currency = filters.CharFilter()
-    received_at = filters.IsoDateTimeFromToRangeFilter()
+    received_at = filters.IsoDateTimeFromToRangeFilter(
+        label="Received", widget=date_range("Received", placeholder="2026-05-14T00:00Z")
+    )
 
     class Meta:
         model = Payment
@@ -85,10 +87,12 @@ class PaymentFilterSet(filters.FilterSet):
 
 
 class CreditNoteFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
-    invoice = filters.CharFilter(field_name="invoice__invoice_id")
-    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices)
-    issue_date = filters.DateFromToRangeFilter()
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
+    invoice = filters.CharFilter(field_name="invoice__invoice_id", label="Invoice")
+    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices, label="ERP status")
+    issue_date = filters.DateFromToRangeFilter(
+        label="Issued", widget=date_range("Issued", type="date")
+    )
 
     class Meta:
         model = CreditNote

@@ -53,8 +53,10 @@ def test_lineage_from_an_erp_document_number_reaches_the_event_and_back(
 
     page.wait_for_url("**/erp/lineage/?q=*")
     chain = page.locator("[data-testid=lineage-chain]")
-    assert chain.locator("[data-step=erp_document]").inner_text().startswith(
-        f"ERP document {job.erp_number}"
+    assert (
+        chain.locator("[data-step=erp_document]")
+        .inner_text()
+        .startswith(f"ERP document {job.erp_number}")
     )
     assert "Posted" in chain.locator("[data-step=job]").inner_text()
     assert "Attempt 1" in chain.locator("[data-step=attempt]").inner_text()
@@ -69,8 +71,10 @@ def test_lineage_from_an_erp_document_number_reaches_the_event_and_back(
     page.wait_for_url(f"{live_server.url}/erp/jobs/{job.pk}/")
     page.locator("[data-testid=erp-document]").click()  # and back to the ERP document
     page.wait_for_url("**/erp/lineage/?q=*")
-    assert page.locator("[data-testid=lineage-chain] [data-step=event]").inner_text().startswith(
-        f"Event {invoice.event.source}/{invoice.event.event_id}"
+    assert (
+        page.locator("[data-testid=lineage-chain] [data-step=event]")
+        .inner_text()
+        .startswith(f"Event {invoice.event.source}/{invoice.event.event_id}")
     )
 
 

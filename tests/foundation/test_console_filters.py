@@ -100,3 +100,38 @@ def test_404_page_says_what_is_missing(client, role_users):
     assert "There is no such invoice" in missing_record.content.decode()
     assert 'data-testid="error-404"' in missing_page.content.decode()
     assert "/billing/nowhere/" in missing_page.content.decode()
+
+
+def _filtersets():
+    import inspect
+
+    import django_filters
+
+    from billing import filters as billing
+    from erp_sync import filters as erp_sync
+    from exceptions import filters as exceptions
+    from partners import filters as partners
+    from reconciliation import filters as reconciliation
+
+    for module in (billing, erp_sync, exceptions, partners, reconciliation):
+        for _name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, django_filters.FilterSet) and cls.__module__ == module.__name__:
+                yield cls
+
+
+@pytest.mark.django_db
+def test_filter_bar_labels_are_written_for_people():
+    for filterset in _filtersets():
+        for field in filterset(None).form:
+            words = str(field.label).lower().split()
+            assert all(a != b for a, b in zip(words, words[1:], strict=False)), field.label
+            assert "erp" not in str(field.label).split()[0].lower() or "ERP" in str(field.label)
+            assert (
+                not str(field.label).endswith((" id", " code"))
+                or "Correlation" in str(field.label)
+                or "error code" in str(field.label)
+                or "External" in str(field.label)
+            ), (
+                filterset.__name__,
+                field.label,
+            )
