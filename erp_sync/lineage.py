@@ -194,7 +194,7 @@ def lineage_for_event(event: FinanceEvent) -> list[Step]:
                 "record",
                 str(_HUMAN.get(type(record), record._meta.verbose_name)) + f" {record}",
                 _record_url(record),
-                f"{state}, ERP {erp}" if state else f"ERP {erp}",
+                f"{state}, ERP {erp.lower()}" if state else f"ERP {erp.lower()}",
                 state_code,
                 getattr(record, "issue_date", None) or getattr(record, "received_at", None),
             )

@@ -136,3 +136,13 @@ def test_filter_bar_labels_are_written_for_people():
                 filterset.__name__,
                 field.label,
             )
+
+
+def test_500_page_renders_without_a_request_and_says_what_to_do():
+    from django.template import loader
+
+    page = loader.get_template("500.html").render()
+
+    assert 'data-testid="error-500"' in page
+    assert "not because of anything you did" in page
+    assert 'href="/"' in page
