@@ -97,7 +97,10 @@ def _event_matches(text: str) -> list[Match]:
     matches = [
         Match("event", f"Event {e.source}/{e.event_id}", _event_url(e), e) for e in found.values()
     ]
-    correlated = events.filter(correlation_id=text).order_by("id")[:MATCH_LIMIT]
+    # The empty-value exclusion matches the partial index's condition (billing_evt_correlation_idx).
+    correlated = (
+        events.filter(correlation_id=text).exclude(correlation_id="").order_by("id")[:MATCH_LIMIT]
+    )
     for event in correlated:
         if event.pk not in found:
             label = f"Event {event.source}/{event.event_id} (correlation {text})"
