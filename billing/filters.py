@@ -10,16 +10,21 @@ from billing.choices import (
     SubscriptionState,
 )
 from billing.models import CreditNote, Customer, FinanceEvent, Invoice, Payment, Subscription
+from config.filter_widgets import date_range
 
 
 class FinanceEventFilterSet(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=FinanceEventState.choices)
-    type = filters.CharFilter()
-    source = filters.CharFilter()
-    entity = filters.CharFilter()
-    quarantine_reason = filters.ChoiceFilter(choices=QuarantineReason.choices)
-    correlation_id = filters.CharFilter()
-    received_at = filters.IsoDateTimeFromToRangeFilter()
+    type = filters.CharFilter(label="Event type")
+    source = filters.CharFilter(label="Source")
+    entity = filters.CharFilter(label="Entity")
+    quarantine_reason = filters.ChoiceFilter(
+        choices=QuarantineReason.choices, label="Quarantine reason"
+    )
+    correlation_id = filters.CharFilter(label="Correlation id")
+    received_at = filters.IsoDateTimeFromToRangeFilter(
+        label="Received", widget=date_range("Received", placeholder="2026-05-14T00:00Z")
+    )
 
     class Meta:
         model = FinanceEvent
@@ -27,7 +32,7 @@ class FinanceEventFilterSet(filters.FilterSet):
 
 
 class CustomerFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
     country = filters.CharFilter()
     currency = filters.CharFilter()
     name = filters.CharFilter(lookup_expr="icontains")
@@ -38,11 +43,11 @@ class CustomerFilterSet(filters.FilterSet):
 
 
 class SubscriptionFilterSet(filters.FilterSet):
-    customer = filters.CharFilter(field_name="customer__customer_id")
-    plan = filters.CharFilter(field_name="plan__plan_code")
-    product_family = filters.CharFilter(field_name="plan__product_family")
+    customer = filters.CharFilter(field_name="customer__customer_id", label="Customer")
+    plan = filters.CharFilter(field_name="plan__plan_code", label="Plan")
+    product_family = filters.CharFilter(field_name="plan__product_family", label="Product family")
     state = filters.MultipleChoiceFilter(choices=SubscriptionState.choices)
-    partner = filters.CharFilter(field_name="partner_code")
+    partner = filters.CharFilter(field_name="partner_code", label="Partner")
 
     class Meta:
         model = Subscription
@@ -50,13 +55,17 @@ class SubscriptionFilterSet(filters.FilterSet):
 
 
 class InvoiceFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
-    customer = filters.CharFilter(field_name="customer__customer_id")
-    subscription = filters.CharFilter(field_name="subscription__subscription_id")
-    state = filters.MultipleChoiceFilter(choices=InvoiceState.choices)
-    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices)
-    currency = filters.CharFilter()
-    issue_date = filters.DateFromToRangeFilter()
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
+    customer = filters.CharFilter(field_name="customer__customer_id", label="Customer")
+    subscription = filters.CharFilter(
+        field_name="subscription__subscription_id", label="Subscription"
+    )
+    state = filters.MultipleChoiceFilter(choices=InvoiceState.choices, label="State")
+    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices, label="ERP status")
+    currency = filters.CharFilter(label="Currency")
+    issue_date = filters.DateFromToRangeFilter(
+        label="Issued", widget=date_range("Issued", type="date")
+    )
 
     class Meta:
         model = Invoice
@@ -64,11 +73,13 @@ class InvoiceFilterSet(filters.FilterSet):
 
 
 class PaymentFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
-    customer = filters.CharFilter(field_name="customer__customer_id")
-    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices)
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
+    customer = filters.CharFilter(field_name="customer__customer_id", label="Customer")
+    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices, label="ERP status")
     currency = filters.CharFilter()
-    received_at = filters.IsoDateTimeFromToRangeFilter()
+    received_at = filters.IsoDateTimeFromToRangeFilter(
+        label="Received", widget=date_range("Received", placeholder="2026-05-14T00:00Z")
+    )
 
     class Meta:
         model = Payment
@@ -76,10 +87,12 @@ class PaymentFilterSet(filters.FilterSet):
 
 
 class CreditNoteFilterSet(filters.FilterSet):
-    entity = filters.CharFilter(field_name="entity__code")
-    invoice = filters.CharFilter(field_name="invoice__invoice_id")
-    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices)
-    issue_date = filters.DateFromToRangeFilter()
+    entity = filters.CharFilter(field_name="entity__code", label="Entity")
+    invoice = filters.CharFilter(field_name="invoice__invoice_id", label="Invoice")
+    erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices, label="ERP status")
+    issue_date = filters.DateFromToRangeFilter(
+        label="Issued", widget=date_range("Issued", type="date")
+    )
 
     class Meta:
         model = CreditNote

@@ -14,7 +14,7 @@ from billing.errors import BillingError
 from billing.filters import FinanceEventFilterSet, InvoiceFilterSet
 from billing.models import FinanceEvent, Invoice
 from billing.services import event_discard, event_replay
-from config.console import filtered_page
+from config.console import filtered_page, history_entries
 from exceptions.selectors import cases_for_subject
 
 
@@ -38,6 +38,8 @@ def event_detail(request, pk: int):
             "cases": cases_for_subject(event),
             "records": selectors.records_of_event(event),
             "record": selectors.record_for_event(event),
+            "jobs": event.sync_jobs.select_related("connection").defer("document"),
+            "history": history_entries(event),
             "can_replay": request.user.has_perm("billing.replay_financeevent"),
             "can_discard": request.user.has_perm("billing.discard_financeevent"),
         },
@@ -86,4 +88,9 @@ def invoice_detail(request, invoice_id: str):
         invoice = selectors.invoice_get(invoice_id=invoice_id)
     except Invoice.DoesNotExist:
         raise Http404("no such invoice") from None
-    return render(request, "billing/invoice_detail.html", {"invoice": invoice})
+    context = {
+        "invoice": invoice,
+        "cases": cases_for_subject(invoice),
+        "history": history_entries(invoice),
+    }
+    return render(request, "billing/invoice_detail.html", context)

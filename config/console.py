@@ -38,3 +38,64 @@ def get_or_404(getter: Callable[[int], T], pk: int, what: str) -> T:
 def history_rows(obj):
     """The history rows of `obj` (django-simple-history), newest first, actors joined."""
     return obj.history.select_related("history_user").order_by("-history_date", "-history_id")
+
+
+def actor_label(user) -> str:
+    """Who acted, for people: a person's username, "API client x", "task system:x", or
+    "—" when nobody was recorded."""
+    if user is None:
+        return "—"
+    name = user.get_username()
+    if getattr(user, "is_api_client", False):
+        return f"API client {name.removeprefix('api:')}"
+    if name.startswith("system:"):
+        return f"task {name}"
+    return name
+
+
+_HISTORY_TYPES = {"+": "Created", "~": "Changed", "-": "Deleted"}
+# Columns a change list would only clutter (every save moves them).
+_NOT_SHOWN = {"updated_at", "last_seen_at"}
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    return str(value)
+
+
+def history_entries(obj, *, limit: int = 200) -> list[dict]:
+    """`obj`'s history for people, newest first, at most `limit` rows (one query): each
+    entry has `at`, `actor`, `action` (Created/Changed/Deleted), `reason`, `correlation_id`
+    and `changes` — (field label, old, new) for every tracked field that differs from the
+    row before it."""
+    rows = list(history_rows(obj)[: limit + 1])
+    entries = []
+    for index, row in enumerate(rows[:limit]):
+        previous = rows[index + 1] if index + 1 < len(rows) else None
+        changes = []
+        if previous is not None:
+            for field in row.tracked_fields:
+                if field.attname in _NOT_SHOWN:
+                    continue
+                old, new = getattr(previous, field.attname), getattr(row, field.attname)
+                if old != new:
+                    changes.append(
+                        {
+                            "field": str(field.verbose_name).capitalize(),
+                            "old": _shown(old),
+                            "new": _shown(new),
+                        }
+                    )
+        entries.append(
+            {
+                "at": row.history_date,
+                "actor": actor_label(row.history_user),
+                "action": _HISTORY_TYPES.get(row.history_type, row.history_type),
+                "reason": row.history_change_reason or "",
+                "correlation_id": getattr(row, "correlation_id", ""),
+                "changes": changes,
+                "state": getattr(row, "state", None),
+            }
+        )
+    return entries

@@ -15,6 +15,7 @@ NAVIGATION = (
     ("Accruals", "partners:accrual-list", "partners.view_own_statements"),
     ("Reconciliation runs", "reconciliation:run-list", "reconciliation.view_reconciliationrun"),
     ("Security events", "accounts:security-event-list", "accounts.view_securityevent"),
+    ("Audit log", "accounts:audit-log", "accounts.view_securityevent"),
     ("API docs", "api-docs", None),
 )
 

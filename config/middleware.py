@@ -1,8 +1,10 @@
+import zoneinfo
 from urllib.parse import urlencode
 
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from config.correlation import clean_correlation_id, reset_correlation_id, set_correlation_id
 
@@ -25,6 +27,31 @@ class CorrelationIdMiddleware:
             reset_correlation_id(token)
         response[HEADER] = correlation_id
         return response
+
+
+class UserTimeZoneMiddleware:
+    """Shows times in the signed-in person's time zone (User.time_zone; blank or unknown:
+    settings.TIME_ZONE). After AuthenticationMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(("/api/", "/static/")):
+            return self.get_response(request)  # no pages there; the user may not be read
+        name = getattr(getattr(request, "user", None), "time_zone", "") or ""
+        try:
+            zone = zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class TwoFactorMiddleware:

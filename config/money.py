@@ -9,7 +9,7 @@
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.numbers import list_currencies
+from babel.numbers import format_currency, format_decimal, list_currencies
 
 ROUNDING = ROUND_HALF_UP
 # Column precision for every *_amount field (up to 3 minor digits plus a guard digit).
@@ -84,3 +84,36 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 def is_quantized(amount: Decimal, currency: str) -> bool:
     """True when the amount has no digits below the currency's minor unit."""
     return amount == amount.quantize(_exponent(currency), rounding=ROUND_DOWN)
+
+
+def _babel_locale(locale: str | None) -> str:
+    """The Babel locale of `locale`, else of Django's active language ("en-us" → "en_US")."""
+    if locale:
+        return locale
+    from django.utils.translation import get_language, to_locale
+
+    return to_locale(get_language() or "en-us")
+
+
+def format_money(amount: Decimal, currency: str, *, locale: str | None = None) -> str:
+    """`amount` as a person reads it: thousands separators and the decimal sign of `locale`
+    (default: the active language), exactly the currency's minor units, then the ISO code
+    ("1,250.50 USD", "12.345 KWD", de: "1.250,50 EUR"). An unknown currency shows the
+    amount with all its stored digits and the code as given."""
+    if is_currency(currency):
+        digits = minor_units(currency)
+        amount = quantize(amount, currency)
+    else:
+        digits = max(0, -amount.as_tuple().exponent)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + " ¤¤"
+    return format_currency(
+        amount, currency or "", format=pattern, locale=_babel_locale(locale), currency_digits=False
+    ).strip()
+
+
+def format_quantity(value: Decimal, *, locale: str | None = None) -> str:
+    """A quantity or unit price exactly, without trailing zeros, with thousands separators."""
+    value = value.normalize()
+    digits = max(0, -value.as_tuple().exponent)
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=_babel_locale(locale))

@@ -1,7 +1,9 @@
-"""Template filters for money: `{% load money %}` then `{{ amount|money:currency }}`.
+"""Template filters for money and quantities (built in: no `{% load %}` needed).
 
-An amount is shown with exactly its currency's minor units (JPY 0, USD 2, KWD 3), never
-through a float: `floatformat:2` would print a KWD amount rounded to two places.
+`{{ amount|money:currency }}` is the one way a page shows money: thousands separators and
+decimal sign of the active language (Babel), exactly the currency's minor units (JPY 0,
+USD 2, KWD 3), then the ISO code: "1,250.50 USD". Never through a float: `floatformat:2`
+would print a KWD amount rounded to two places.
 """
 
 from decimal import Decimal
@@ -13,26 +15,27 @@ from config import money as money_rules
 register = template.Library()
 
 
+def _decimal(value) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 @register.filter
 def money(amount, currency: str) -> str:
-    """`amount` (a Decimal) to the minor units of `currency`, as plain digits ("1250.500").
+    """`amount` with its currency ("1,250.500 KWD"); None shows as empty.
 
-    An unknown currency shows the amount as stored; None shows as empty.
+    An unknown currency shows the amount with its stored digits and the code as given.
     """
     if amount is None or amount == "":
         return ""
-    if not isinstance(amount, Decimal):
-        amount = Decimal(str(amount))
-    if money_rules.is_currency(currency):
-        amount = money_rules.quantize(amount, currency)
-    return format(amount, "f")
+    amount = _decimal(amount)
+    if not currency:
+        return money_rules.format_quantity(amount)
+    return money_rules.format_money(amount, currency)
 
 
 @register.filter
 def number(value) -> str:
-    """A Decimal quantity or rate exactly, without trailing zeros ("0.0125", "40")."""
+    """A Decimal quantity or rate exactly, without trailing zeros, grouped ("1,250.0125")."""
     if value is None or value == "":
         return ""
-    if not isinstance(value, Decimal):
-        value = Decimal(str(value))
-    return format(value.normalize(), "f")
+    return money_rules.format_quantity(_decimal(value))

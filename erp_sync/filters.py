@@ -57,8 +57,12 @@ class SyncJobFilterSet(django_filters.FilterSet):
     hold_reason = django_filters.ChoiceFilter(choices=HoldReason.choices)
     last_error_code = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label="Created from"
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", label="Created before"
+    )
     older_than_minutes = django_filters.NumberFilter(
         # At most ten years: a larger value would overflow the date arithmetic.
         method="filter_older_than",

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
-from config.console import filtered_page, get_or_404, history_rows
+from config.console import filtered_page, get_or_404, history_entries
 from config.errors import DomainError
 from erp_sync.choices import BulkActionKind, BulkActionState
 from erp_sync.filters import SyncJobFilterSet
@@ -25,6 +25,7 @@ from erp_sync.selectors import (
 )
 from erp_sync.services.bulk import bulk_action_start
 from erp_sync.services.jobs import job_cancel, job_replay
+from exceptions.selectors import cases_for_subject
 
 BULK_PERMISSIONS = {
     BulkActionKind.REPLAY: "erp_sync.replay_syncjob",
@@ -151,13 +152,14 @@ def job_bulk_progress_view(request, pk: int):
 @permission_required("erp_sync.view_syncjob", raise_exception=True)
 def job_detail_view(request, pk: int):
     job = _job_or_404(pk)
-    history = history_rows(job)
+    history = history_entries(job)
     return render(
         request,
         "erp_sync/job_detail.html",
         {
             "job": job,
             "lineage": sync_job_lineage(job),
+            "cases": cases_for_subject(job),
             "history": history,
             # job_replay takes dead jobs (the replay transition) and held ones (release).
             "can_replay": (can_proceed(job.replay) or can_proceed(job.release))

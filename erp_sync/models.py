@@ -268,6 +268,11 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
                 condition=Q(state__in=["pending", "retry_wait"]),
                 name="erp_job_ready_idx",
             ),
+            # Lineage search by the ERP's document number or id.
+            models.Index(
+                fields=["erp_number"], name="erp_job_erp_number_idx", condition=~Q(erp_number="")
+            ),
+            models.Index(fields=["erp_id"], name="erp_job_erp_id_idx", condition=~Q(erp_id="")),
         ]
         permissions = [
             ("replay_syncjob", "Can replay a sync job"),

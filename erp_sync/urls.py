@@ -47,3 +47,11 @@ urlpatterns += [
     path("jobs/<int:pk>/cancel", job_views.job_cancel_view, name="job-cancel"),
 ]
 # --- end sync jobs ---
+
+# --- lineage and rule versions (console-wide) ---
+from erp_sync import console_views  # noqa: E402
+
+urlpatterns += [
+    path("lineage/", console_views.lineage_view, name="lineage"),
+    path("rules/<int:pk>/versions", console_views.rule_detail_view, name="rule-detail"),
+]

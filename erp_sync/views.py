@@ -12,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.console import filtered_page, get_or_404
+from config.console import filtered_page, get_or_404, history_entries
 from config.errors import DomainError
 from erp_sync.filters import ConnectionFilterSet, MappingRuleFilterSet
 from erp_sync.forms import (
@@ -162,6 +162,7 @@ def connection_detail_view(request, pk: int):
             "pause_form": ConnectionPauseForm(),
             "window_form": MaintenanceWindowForm(),
             "can_change": request.user.has_perm("erp_sync.change_connection"),
+            "history": history_entries(connection),
         },
     )
 

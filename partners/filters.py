@@ -48,7 +48,9 @@ class AccrualFilterSet(django_filters.FilterSet):
     source_kind = django_filters.MultipleChoiceFilter(choices=AccrualSource.choices)
     period_start = django_filters.DateFilter()
     currency = django_filters.CharFilter()
-    settlement = django_filters.NumberFilter(field_name="settlement_line__settlement")
+    settlement = django_filters.NumberFilter(
+        field_name="settlement_line__settlement", label="Settlement"
+    )
     unsettled = django_filters.BooleanFilter(
         field_name="settlement_line", lookup_expr="isnull", label="Not on a statement"
     )

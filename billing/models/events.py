@@ -87,6 +87,13 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             # received_at grows with the log: a BRIN index answers date ranges for a few
             # pages of index instead of a B-tree entry per event.
             BrinOrBtreeIndex(fields=["received_at"], name="billing_evt_received_brin"),
+            # Lineage search: any id typed in the console's search box is one indexed look-up.
+            models.Index(fields=["event_id"], name="billing_evt_event_id_idx"),
+            models.Index(
+                fields=["correlation_id"],
+                name="billing_evt_correlation_idx",
+                condition=~Q(correlation_id=""),
+            ),
         ]
         permissions = [
             ("replay_financeevent", "Can replay a quarantined finance event"),

@@ -34,6 +34,12 @@ class User(AbstractUser):
         help_text="For partner portal users: the partner_id whose statements they may read.",
     )
     is_api_client = models.BooleanField(default=False)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text='IANA name ("Europe/Berlin") the console shows times in; blank: the site\'s.',
+    )
 
     class Meta:
         db_table = "accounts_user"

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.UserTimeZoneMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "config.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -125,7 +126,11 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.navigation",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": [
+                "template_partials.templatetags.partials",
+                "config.money_tags",
+                "config.console_tags",
+            ],
             "libraries": {"money": "config.money_tags"},
         },
     }
@@ -317,7 +322,10 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "config.correlation.CorrelationIdLogFilter"}},
+    "filters": {
+        "correlation": {"()": "config.correlation.CorrelationIdLogFilter"},
+        "one_line_refusal": {"()": "config.log_filters.OneLineRefusal"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -335,6 +343,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 403 logs one line, not a traceback (config/log_filters.py).
+        "django.request": {"filters": ["one_line_refusal"]},
         # One INFO line per task succeeded is noise; failures still log at WARNING/ERROR.
         "celery.app.trace": {"level": "WARNING"},
     },

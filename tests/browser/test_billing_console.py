@@ -61,13 +61,13 @@ def test_invoice_page_shows_the_partial_payment_and_what_is_open(logged_in_page,
     row = row_of(page, "invoice-table", "INV-7001")
     assert row.locator("td").nth(2).inner_text() == "Acme Robotics Inc."
     assert row.locator("td").nth(5).inner_text() == "100.00 USD"
-    assert row.locator("td").nth(6).inner_text() == "60.00"
+    assert row.locator("td").nth(6).inner_text() == "60.00 USD"
     assert row.locator("td").nth(7).inner_text() == "Partially paid"
 
     row.get_by_role("link", name="INV-7001").click()
     assert page.locator("h1").inner_text() == "Invoice INV-7001"
     assert page.get_by_test_id("open-amount").inner_text() == "60.00 USD"
-    assert page.locator("main li", has_text="PAY-1").inner_text() == "PAY-1: 40.00"
+    assert page.locator("main li", has_text="PAY-1").inner_text() == "PAY-1: 40.00 USD"
 
 
 def test_quarantined_payment_replayed_after_the_customer_arrives_is_applied(

@@ -161,6 +161,7 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("accounts:otp-setup", "GET"): console(ALL_ROLES),
     # permission_required(raise_exception=True) without login_required: 403, not sign-in.
     ("accounts:security-event-list", "GET"): Rule(frozenset({AUDITOR}), NOBODY, "403"),
+    ("accounts:audit-log", "GET"): Rule(frozenset({AUDITOR}), NOBODY, LOGIN),
     ("healthz", "GET"): Rule(anonymous=PUBLIC),
     ("readyz", "GET"): Rule(anonymous=PUBLIC),
     # Only with the metrics token or from an allowed address: nobody here has either.
@@ -187,6 +188,8 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("erp_sync:rule-create", "GET"): console(INTEGRATION),
     ("erp_sync:rule-preview", "GET"): console(INTERNAL),
     ("erp_sync:rule-edit", "GET"): console(INTEGRATION),
+    ("erp_sync:rule-detail", "GET"): console(INTERNAL),
+    ("erp_sync:lineage", "GET"): console(INTERNAL),
     ("erp_sync:rule-deactivate", "POST"): console(INTEGRATION),
     ("erp_sync:connection-list", "GET"): console(INTERNAL),
     ("erp_sync:connection-detail", "GET"): console(INTERNAL),

@@ -1,4 +1,5 @@
-"""Console pages show money in its currency's minor units, and paging keeps the filters."""
+"""Console pages show money in its currency's minor units with its code and thousands
+separators, and paging keeps the filters."""
 
 from decimal import Decimal
 
@@ -14,11 +15,12 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("amount", "currency", "shown"),
     [
-        (Decimal("1250.5000"), "USD", "1250.50"),
-        (Decimal("12.3450"), "KWD", "12.345"),  # three minor units, not rounded to two
-        (Decimal("1500.0000"), "JPY", "1500"),  # none
-        (Decimal("-0.0100"), "EUR", "-0.01"),
-        (Decimal("7.1234"), "XXX", "7.1234"),  # not a currency: shown as stored
+        (Decimal("1250.5000"), "USD", "1,250.50 USD"),
+        (Decimal("12.3450"), "KWD", "12.345 KWD"),  # three minor units, not rounded to two
+        (Decimal("1500.0000"), "JPY", "1,500 JPY"),  # none
+        (Decimal("-0.0100"), "EUR", "-0.01 EUR"),
+        (Decimal("1234567.891"), "USD", "1,234,567.89 USD"),
+        (Decimal("7.1234"), "XXX", "7.1234 XXX"),  # not a currency: shown as stored
         (None, "USD", ""),
     ],
 )
@@ -30,13 +32,14 @@ def test_number_filter_is_exact_without_trailing_zeros():
     assert number(Decimal("0.01250000")) == "0.0125"
     assert number(Decimal("40.0000")) == "40"
     assert number(Decimal("0.00001000")) == "0.00001"
+    assert number(Decimal("12500.50")) == "12,500.5"
 
 
 def test_money_filter_loads_in_templates():
     rendered = Template("{% load money %}{{ a|money:'KWD' }}").render(
         Context({"a": Decimal("1.5")})
     )
-    assert rendered == "1.500"
+    assert rendered == "1.500 KWD"
 
 
 def test_invoice_pages_show_kwd_with_three_places(client, role_users):

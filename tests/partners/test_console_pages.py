@@ -110,8 +110,8 @@ def test_agreement_detail_shows_rules_tiers_and_versions(channel, client):
     html = client.get(reverse("partners:agreement-detail", args=[newer.pk])).content.decode()
 
     assert "Tiered percent by period volume" in html
-    assert "0.00–1000.00: 10%" in html and "1000.00–∞: 20%" in html
-    assert ">500.00<" in html
+    assert "0.00 USD–1,000.00 USD: 10%" in html and "1,000.00 USD–∞: 20%" in html
+    assert ">500.00 USD<" in html
     assert reverse("partners:agreement-detail", args=[agreement.pk]) in html
 
 

@@ -125,7 +125,7 @@ def test_detail_shows_accrual_breakdown_and_clawback_linked_to_original_line(cha
         assert line.accrual.rule.code in html
     assert "true-up" in html.lower()
     assert reverse("billing:invoice-detail", args=[original.accrual.invoice.invoice_id]) in html
-    assert ">-100.00<" in html and ">140.00 USD<" in html
+    assert ">-100.00 USD<" in html and ">140.00 USD<" in html
 
 
 def test_held_settlement_links_its_blocking_cases(channel, client):
