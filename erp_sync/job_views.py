@@ -133,7 +133,7 @@ def _bulk_context(pk: int) -> dict:
 def job_bulk_detail_view(request, pk: int):
     """A bulk action: who asked, why, which jobs, and its progress (live while running)."""
     context = _bulk_context(pk)
-    context["history"] = history_rows(context["action"])
+    context["history"] = history_entries(context["action"])
     return render(request, "erp_sync/job_bulk_detail.html", context)
 
 
