@@ -3,11 +3,12 @@
 Each entity's sandbox ERP is altered on purpose for last month, as a person with access to
 the ERP might: one invoice's total changed (amount_mismatch), one invoice deleted
 (missing_in_erp: replaying its posting fixes it), one invoice typed in by hand that billing
-never issued (missing_in_billing). Then one run per entity and scope (documents, usage,
-partners) of last month is executed inline, so the console shows completed runs with
-their breaks and cases and the dashboard its KPIs. Idempotent: an entity whose sandbox was
-altered already is left as it is, and a scope with a completed run of the month is not run
-again.
+never issued (missing_in_billing). UK01's postings of last month are held (its sandbox
+closed the month, see seed_erp_demo), so its run also shows them missing in the ERP. Then
+one run per entity and scope (documents, usage, partners) of last month is executed
+inline, so the console shows completed runs with their breaks and cases and the dashboard
+its KPIs. Idempotent: an entity whose sandbox was altered already is left as it is, and a
+scope with a completed run of the month is not run again.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def manual_external_id(code: str) -> str:
 
 def sandbox_alter(connection: Connection, period: Period) -> list[str]:
     """Make the three breaks in `connection`'s sandbox for `period`; what it did (nothing
-    when the sandbox was altered before or holds no invoice or payment of the month)."""
+    when the sandbox was altered before). A sandbox holding no document of the month (UK01:
+    its month is closed and its postings held) gets only the typed-in invoice."""
     code = connection.entity.code
     documents = SandboxDocument.objects.filter(connection=connection)
     if documents.filter(external_id=manual_external_id(code)).exists():
@@ -47,15 +49,14 @@ def sandbox_alter(connection: Connection, period: Period) -> list[str]:
     )
     # Invoices first; a small demo may hold fewer than two in the month.
     picked = sorted(listed, key=lambda d: (d.kind != DocumentType.INVOICE, d.number))[:2]
-    if not picked:
-        return []
     done = []
     with transaction.atomic():
-        changed = picked[0]
-        changed.total_amount += AMOUNT_CHANGE
-        changed.body = {**changed.body, "demo_altered": "total changed in the ERP"}
-        changed.save(update_fields=["total_amount", "body"])
-        done.append(f"{code}: ERP total of {changed.number} +{AMOUNT_CHANGE}")
+        if picked:
+            changed = picked[0]
+            changed.total_amount += AMOUNT_CHANGE
+            changed.body = {**changed.body, "demo_altered": "total changed in the ERP"}
+            changed.save(update_fields=["total_amount", "body"])
+            done.append(f"{code}: ERP total of {changed.number} +{AMOUNT_CHANGE}")
         if len(picked) > 1:
             picked[1].delete()
             done.append(f"{code}: {picked[1].number} deleted from the ERP")
@@ -65,11 +66,11 @@ def sandbox_alter(connection: Connection, period: Period) -> list[str]:
             kind=DocumentType.INVOICE,
             number=f"SBX-{code}-MANUAL-1",
             entity=code,
-            currency=changed.currency,
+            currency=connection.entity.currency,
             total_amount=MANUAL_TOTAL,
             tax_amount=Decimal(0),
             document_date=period.start + dt.timedelta(days=14),
-            party_code=changed.party_code,
+            party_code=picked[0].party_code if picked else "",
             body={"demo_altered": "typed in by hand in the ERP"},
         )
         done.append(f"{code}: {manual.number} typed into the ERP")
