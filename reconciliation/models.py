@@ -97,6 +97,11 @@ class ReconciliationRun(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def __str__(self) -> str:
         return f"run #{self.pk} {self.scope} {self.period_start:%Y-%m}"
 
+    @property
+    def side_labels(self) -> tuple[str, str]:
+        """What the scope calls its two sides ("Billing", "ERP" for documents)."""
+        return SIDE_LABELS.get(self.scope, SIDE_LABELS[RunScope.DOCUMENTS])
+
     @transition(
         field=state,
         source=RunState.QUEUED,

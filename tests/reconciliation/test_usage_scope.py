@@ -9,12 +9,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
 from exceptions.models import Case
 from reconciliation.choices import BreakKind, BreakState, RunScope, RunState
 from reconciliation.models import Break, TotalsRow
 from reconciliation.services.runs import run_execute, run_start
+from reconciliation.tasks import run_execute_task
 from tests.partners import factories as f
 from tests.reconciliation.factories import MAY_END, MAY_START, ConnectionFactory
 
@@ -155,3 +157,36 @@ def test_break_page_names_the_usage_sides(world, make_user, client):
 
     assert "Recorded" in page and "Invoiced" in page
     assert "quantity 200" in page and "quantity 250" in page
+
+
+def test_run_page_counts_the_usage_subjects(world, make_user, client):
+    entity, _ = world
+    run = run_usage(entity, make_user("ops"))
+    client.force_login(make_user("fin", "finance_ops"))
+
+    page = client.get(reverse("reconciliation:run-detail", args=[run.pk])).content.decode()
+
+    assert "3 usage subjects recorded, 3 invoiced" in page
+    assert "1 agree, 3 breaks" in page
+
+
+def test_api_starts_a_usage_run_that_completes_with_its_breaks(
+    world, api_for_role, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(
+        "reconciliation.services.runs.run_enqueue",
+        lambda run_id: transaction.on_commit(lambda: run_execute_task(run_id=run_id)),
+    )
+    api = api_for_role("finance_ops")
+    body = {"entity": "US01", "period": "2026-05", "scope": "usage"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/reconciliation-runs", body, format="json")
+    assert response.status_code == 202, response.content
+
+    run = api.get(f"/api/v1/reconciliation-runs/{response.json()['id']}").json()
+    breaks = api.get(f"/api/v1/reconciliation-runs/{run['id']}/breaks").json()["results"]
+
+    assert (run["scope"], run["state"], run["break_count"]) == ("usage", "completed", 3)
+    assert {b["kind"] for b in breaks} == {
+        "usage_not_invoiced", "quantity_mismatch", "usage_not_recorded",
+    }  # fmt: skip
