@@ -11,6 +11,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from billing.demo.setup import demo_anchor
+from config.celery import app as celery_app
 from exceptions.models import Case
 from reconciliation.choices import BreakKind, RunScope, RunState
 from reconciliation.demo import AMOUNT_CHANGE, MANUAL_TOTAL
@@ -23,6 +24,10 @@ ENTITIES = ("DE01", "UK01", "US01")
 
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):
+    # `make demo` without a broker: tasks (the postings) run inline, also when the tests
+    # have REDIS_URL set.
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
     with django_db_blocker.unblock(), transaction.atomic():
         call_command("seed_erp_demo", stdout=StringIO())
         # The on-commit work runs as in production, so the demo's documents get posted.
@@ -34,6 +39,7 @@ def seeded(django_db_setup, django_db_blocker):
         runs = ReconciliationRun.objects.count()
         again = StringIO()
         call_command("seed_recon_demo", stdout=again)
+        celery_app.conf.task_always_eager = eager
         yield out.getvalue(), again.getvalue(), runs
         transaction.set_rollback(True)
 
