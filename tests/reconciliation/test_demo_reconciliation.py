@@ -22,25 +22,32 @@ pytestmark = pytest.mark.django_db
 ENTITIES = ("DE01", "UK01", "US01")
 
 
+def _seed() -> tuple[str, str, int]:
+    call_command("seed_erp_demo", stdout=StringIO())
+    # The on-commit work runs as in production, so the demo's documents get posted.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("seed_demo", "--scale", "0.1", stdout=StringIO())
+    call_command("seed_partners_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("seed_recon_demo", stdout=out)
+    runs = ReconciliationRun.objects.count()
+    again = StringIO()
+    call_command("seed_recon_demo", stdout=again)
+    return out.getvalue(), again.getvalue(), runs
+
+
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):
     # `make demo` without a broker: tasks (the postings) run inline, also when the tests
     # have REDIS_URL set.
     eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("seed_erp_demo", stdout=StringIO())
-        # The on-commit work runs as in production, so the demo's documents get posted.
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            call_command("seed_demo", "--scale", "0.1", stdout=StringIO())
-        call_command("seed_partners_demo", stdout=StringIO())
-        out = StringIO()
-        call_command("seed_recon_demo", stdout=out)
-        runs = ReconciliationRun.objects.count()
-        again = StringIO()
-        call_command("seed_recon_demo", stdout=again)
-        celery_app.conf.task_always_eager = eager
-        yield out.getvalue(), again.getvalue(), runs
+        celery_app.conf.task_always_eager = True
+        try:
+            outcome = _seed()
+        finally:
+            celery_app.conf.task_always_eager = eager
+        yield outcome
         transaction.set_rollback(True)
 
 
