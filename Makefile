@@ -21,6 +21,7 @@ demo-setup: install
 	$(BIN)/python manage.py seed_erp_demo
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_partners_demo
+	$(BIN)/python manage.py seed_recon_demo
 
 demo: demo-setup
 	@echo ""

@@ -48,6 +48,13 @@ class BreakKind(models.TextChoices):
     TAX_MISMATCH = "tax_mismatch", "Tax differs"
     DUPLICATE_IN_ERP = "duplicate_in_erp", "Duplicate in the ERP"
     STATUS_MISMATCH = "status_mismatch", "Status differs"
+    # The usage scope: usage recorded vs usage invoiced per subscription and period.
+    USAGE_NOT_INVOICED = "usage_not_invoiced", "Usage recorded, not invoiced"
+    USAGE_NOT_RECORDED = "usage_not_recorded", "Usage invoiced, not recorded"
+    QUANTITY_MISMATCH = "quantity_mismatch", "Quantities differ"
+    # The partners scope: accruals vs settlement lines per partner and period.
+    ACCRUAL_NOT_SETTLED = "accrual_not_settled", "Accrued, not settled"
+    SETTLED_NOT_ACCRUED = "settled_not_accrued", "Settled, not accrued"
 
 
 class BreakState(models.TextChoices):
@@ -66,6 +73,17 @@ class DocumentStatus(models.TextChoices):
     # ERP side only: held as a draft (or validated) document, never posted.
     UNPOSTED = "unposted", "Not posted (draft in the ERP)"
 
+
+# The scopes that compare two sides of Concord's own records as totals per subject
+# (TotalsRow), and what each side is called there.
+TOTALS_SCOPES = (RunScope.USAGE, RunScope.PARTNERS)
+SIDE_LABELS = {
+    RunScope.DOCUMENTS: ("Billing", "ERP"),
+    RunScope.USAGE: ("Recorded", "Invoiced"),
+    RunScope.PARTNERS: ("Accrued", "Settled"),
+}
+# Invoice lines of these product families bill usage (settings.RECONCILIATION_USAGE_FAMILIES).
+DEFAULT_USAGE_FAMILIES = ("usage",)
 
 # ERP kind of a summary entry: one ERP document standing for several billing documents.
 SUMMARY_KIND = "summary"

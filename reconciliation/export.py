@@ -19,7 +19,7 @@ COLUMNS = (
     "billing_total_amount", "billing_tax_amount", "billing_status", "erp_external_id",
     "erp_number", "erp_currency", "erp_total_amount", "erp_tax_amount", "erp_status",
     "difference_amount", "difference_currency", "note", "first_seen_run", "last_seen_run",
-    "resolved_run", "accepted_at", "resolved_at", "key",
+    "resolved_run", "accepted_at", "resolved_at", "key", "billing_quantity", "erp_quantity",
 )  # fmt: skip
 # Text a spreadsheet would run as a formula; such cells get a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -28,7 +28,14 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from billing.choices import ErpStatus, QuarantineReason
-from billing.models import CreditNote, FinanceEvent, Invoice, LegalEntity, Payment
+from billing.models import (
+    CreditNote,
+    DuplicateDeliveryCount,
+    FinanceEvent,
+    Invoice,
+    LegalEntity,
+    Payment,
+)
 from config import money as money_rules
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from erp_sync.choices import AttemptOutcome
@@ -207,12 +214,18 @@ def unreconciled_value(entity: LegalEntity, period: Period) -> dict:
 
 
 def duplicate_events(entity: LegalEntity, period: Period) -> dict:
-    """Duplicate events rejected. Billing stores nothing about a duplicate delivery (the
-    ingest answers 200 with the stored result, or 409 for a different body, and keeps no
-    count), so only what is stored is counted: events quarantined because their record
-    already existed."""
+    """Duplicate events rejected: the deliveries of an already stored event the ingest
+    answered 200 (same body) or 409 (another body) on the period's days, from billing's
+    DuplicateDeliveryCount; and the events quarantined because their record existed."""
+    delivered = DuplicateDeliveryCount.objects.filter(
+        entity=entity.code, **period.days("day")
+    ).aggregate(duplicates=Sum("duplicates"), conflicts=Sum("conflicts"))
+    duplicates, conflicts = delivered["duplicates"] or 0, delivered["conflicts"] or 0
     return {
-        "deliveries_recorded": False,
+        "deliveries_recorded": True,
+        "rejected": duplicates + conflicts,
+        "duplicate_deliveries": duplicates,
+        "conflicting_deliveries": conflicts,
         "duplicate_record_quarantined": FinanceEvent.objects.filter(
             entity=entity.code,
             quarantine_reason=QuarantineReason.DUPLICATE_RECORD,

@@ -95,6 +95,9 @@ def families(figures: list[dict]):
         "duplicates": _gauge(
             "duplicate_record_quarantined", "Events quarantined as duplicate records", []
         ),
+        "rejected_deliveries": _gauge(
+            "duplicate_deliveries_rejected", "Deliveries of a stored event (200 or 409)", []
+        ),
         "backlog": _gauge(
             "exception_backlog", "Open cases by severity and age", ["severity", "age"]
         ),
@@ -122,6 +125,7 @@ def families(figures: list[dict]):
         for currency, v in f["unreconciled_value"]["by_currency"].items():
             add("unreconciled", e, v["value"], currency)
         add("duplicates", e, f["duplicate_events_rejected"]["duplicate_record_quarantined"])
+        add("rejected_deliveries", e, f["duplicate_events_rejected"]["rejected"])
         for severity, ages in f["exception_backlog"]["by_severity"].items():
             for age, count in ages.items():
                 if age != "total":

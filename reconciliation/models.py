@@ -16,9 +16,15 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from config.history import ConcordHistory
-from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from config.money import (
+    AMOUNT_DECIMAL_PLACES,
+    AMOUNT_MAX_DIGITS,
+    RATE_DECIMAL_PLACES,
+    RATE_MAX_DIGITS,
+)
 from reconciliation.choices import (
     ACTIVE_RUN_STATES,
+    SIDE_LABELS,
     BreakKind,
     BreakState,
     DocumentStatus,
@@ -90,6 +96,11 @@ class ReconciliationRun(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"run #{self.pk} {self.scope} {self.period_start:%Y-%m}"
+
+    @property
+    def side_labels(self) -> tuple[str, str]:
+        """What the scope calls its two sides ("Billing", "ERP" for documents)."""
+        return SIDE_LABELS.get(self.scope, SIDE_LABELS[RunScope.DOCUMENTS])
 
     @transition(
         field=state,
@@ -227,6 +238,47 @@ class BillingSnapshotRow(SnapshotRow):
         return f"{self.kind}:{self.number}"
 
 
+def quantity_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, null=True, blank=True,
+        **kwargs,
+    )  # fmt: skip
+
+
+class TotalsRow(models.Model):
+    """One subject's totals on both sides at a run of the usage or partners scope.
+
+    Usage: a subscription's usage recorded (expected) vs the usage lines invoiced (actual).
+    Partners: a partner's accruals of a settlement period (expected) vs the settlement
+    lines paying them (actual). One row per (run, subject, period, currency), written by one
+    set-based statement (services/totals_sql.py) and never changed after the run.
+    """
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="totals")
+    subject = models.CharField(max_length=200, help_text="Subscription or partner id.")
+    subject_start = models.DateField(help_text="Start of the subject's period.")
+    party_code = models.CharField(max_length=200, blank=True, default="")
+    currency = models.CharField(max_length=3)
+    expected_count = models.PositiveIntegerField(default=0)
+    expected_quantity = quantity_field()
+    expected_amount = amount_field(default=Decimal(0))
+    actual_count = models.PositiveIntegerField(default=0)
+    actual_quantity = quantity_field()
+    actual_amount = amount_field(default=Decimal(0))
+    tolerance_amount = amount_field(default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "subject", "subject_start", "currency"],
+                name="recon_totals_subject_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.subject_start} {self.currency}"
+
+
 class Match(FSMModelMixin, models.Model):
     """A billing document paired with an ERP row by one rule, with its reason code.
 
@@ -304,6 +356,9 @@ class Break(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     billing_total_amount = amount_field(null=True, blank=True)
     billing_tax_amount = amount_field(null=True, blank=True)
     billing_status = models.CharField(max_length=16, blank=True, default="")
+    # Usage scope: the quantities recorded (billing side) and invoiced (the other side).
+    billing_quantity = quantity_field()
+    erp_quantity = quantity_field()
     # The ERP's side ("" / null when the ERP lists no such document).
     erp_external_id = models.CharField(max_length=200, blank=True, default="")
     erp_number = models.CharField(max_length=200, blank=True, default="")
@@ -345,6 +400,11 @@ class Break(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def __str__(self) -> str:
         side = self.billing_number or self.erp_number or self.erp_external_id
         return f"{self.get_kind_display()}: {side}"
+
+    @property
+    def side_labels(self) -> tuple[str, str]:
+        """What the scope calls its two sides ("Billing", "ERP" for documents)."""
+        return SIDE_LABELS.get(self.scope, SIDE_LABELS[RunScope.DOCUMENTS])
 
     @transition(
         field=state,

@@ -10,7 +10,7 @@ One module per document family; every model is importable from here
 """
 
 from billing.models.customers import Customer, LegalEntity, Plan, Subscription, UsageRecord
-from billing.models.events import FinanceEvent
+from billing.models.events import DuplicateDeliveryCount, FinanceEvent
 from billing.models.fields import ZERO
 from billing.models.invoices import (
     CreditNote,
@@ -29,6 +29,7 @@ __all__ = [
     "CreditNoteLine",
     "Customer",
     "DocumentLine",
+    "DuplicateDeliveryCount",
     "ErpTracked",
     "FinanceEvent",
     "Invoice",

@@ -150,3 +150,27 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     )
     def discard(self) -> None:
         """A person decided the event must never be applied."""
+
+
+class DuplicateDeliveryCount(models.Model):
+    """How many deliveries of an already stored event the ingest rejected, per entity and
+    (UTC) day: `duplicates` answered 200 with the stored result, `conflicts` 409 (the same
+    (source, id) with a different body).
+
+    A counter row, not a row per delivery: a duplicate costs the ingest one upsert
+    (billing.services.duplicates), on the duplicate path only. No history: a count is all
+    there is to audit, and the events themselves are in the log.
+    """
+
+    entity = models.CharField(max_length=16)
+    day = models.DateField()
+    duplicates = models.PositiveBigIntegerField(default=0)
+    conflicts = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "day"], name="billing_dup_count_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.day}: {self.duplicates} + {self.conflicts} conflicting"

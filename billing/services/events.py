@@ -6,6 +6,7 @@ transaction: `applied`, or `quarantined` with an exception case when it is well-
 not applicable. `event_applied` is sent once the applying transaction commits.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache, partial
 
@@ -21,6 +22,7 @@ from billing.handlers.common import history_reason
 from billing.models import FinanceEvent
 from billing.schema import Envelope, EventSchemaError, canonical_digest, validate_event
 from billing.services import bulk_write
+from billing.services.duplicates import duplicates_count
 from billing.signals import event_applied, outbox_wanted
 from config.correlation import get_correlation_id
 from config.fsm import transition_states
@@ -314,11 +316,15 @@ def event_ingest(*, body: dict, actor) -> IngestOutcome:
     "conflicting_duplicate", naming the stored digest). Raises `EventSchemaError` for a
     malformed event, storing nothing. Safe under concurrency: the (source, id) unique index
     decides which caller stores the event; the others answer 200/409. `event_applied` is
-    sent on commit when the event was applied.
+    sent on commit when the event was applied. A 200 or 409 adds to the day's
+    DuplicateDeliveryCount (one statement, after the ingest's transaction).
     """
     envelope = validate_event(body)
     digest = canonical_digest(body)
-    return event_ingest_valid(envelope=envelope, body=body, digest=digest, actor=actor)
+    outcome = event_ingest_valid(envelope=envelope, body=body, digest=digest, actor=actor)
+    if outcome.status != STATUS_ACCEPTED:
+        duplicates_count(Counter({(envelope.entity, outcome.status): 1}))
+    return outcome
 
 
 def _stored_envelope(event: FinanceEvent) -> Envelope:

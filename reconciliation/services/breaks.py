@@ -27,6 +27,11 @@ CASE_SEVERITY = {
     BreakKind.DUPLICATE_IN_ERP: "high",
     BreakKind.TAX_MISMATCH: "medium",
     BreakKind.STATUS_MISMATCH: "medium",
+    BreakKind.USAGE_NOT_INVOICED: "high",
+    BreakKind.USAGE_NOT_RECORDED: "high",
+    BreakKind.QUANTITY_MISMATCH: "high",
+    BreakKind.ACCRUAL_NOT_SETTLED: "medium",
+    BreakKind.SETTLED_NOT_ACCRUED: "high",
 }
 # Break fields a run rewrites each time it finds the break.
 VALUE_FIELDS = (
@@ -46,6 +51,19 @@ VALUE_FIELDS = (
     "erp_status",
     "difference_amount",
     "difference_currency",
+    "billing_quantity",
+    "erp_quantity",
+)
+# Value fields that are null when a side has no value (the others are "").
+NULLABLE_FIELDS = (
+    "billing_total_amount",
+    "billing_tax_amount",
+    "erp_total_amount",
+    "erp_tax_amount",
+    "difference_amount",
+    "document_date",
+    "billing_quantity",
+    "erp_quantity",
 )
 
 
@@ -55,17 +73,16 @@ def break_key(kind: str, billing: BillingSnapshotRow | None, erp: ErpSnapshotRow
     return f"{kind!s}|{side}"[:255]
 
 
+def empty_values() -> dict:
+    """Every value field blank: "" or null."""
+    values: dict = dict.fromkeys(VALUE_FIELDS, "")
+    values.update(dict.fromkeys(NULLABLE_FIELDS))
+    return values
+
+
 def break_values(kind: str, billing: BillingSnapshotRow | None, erp: ErpSnapshotRow | None) -> dict:
     """Both sides' values and the difference (ERP minus billing) of one finding."""
-    values: dict = dict.fromkeys(VALUE_FIELDS, "")
-    values.update(
-        billing_total_amount=None,
-        billing_tax_amount=None,
-        erp_total_amount=None,
-        erp_tax_amount=None,
-        difference_amount=None,
-        document_date=None,
-    )
+    values: dict = empty_values()
     if billing is not None:
         values.update(
             party_code=billing.party_code,
@@ -107,6 +124,9 @@ def _difference(kind: str, billing, erp) -> dict:
 
 
 def _case_title(item: Break, run: ReconciliationRun) -> str:
+    if item.scope != "documents":
+        what = f"{item.billing_kind or item.scope} {item.billing_number or item.erp_number}"
+        return f"{item.get_kind_display()}: {what} ({run.entity.code} {run.period_start:%Y-%m})"
     what = (
         f"{item.billing_kind.replace('_', ' ')} {item.billing_number}"
         if item.billing_number
@@ -127,6 +147,11 @@ def _case_open(item: Break, run: ReconciliationRun, *, actor) -> None:
             "billing": f"{item.billing_total_amount} {item.billing_currency}".strip(),
             "erp": f"{item.erp_total_amount} {item.erp_currency}".strip(),
             "difference": f"{item.difference_amount} {item.difference_currency}".strip(),
+            **(
+                {"quantities": f"{item.billing_quantity} / {item.erp_quantity}"}
+                if item.scope == "usage"
+                else {}
+            ),
         },
         entity=run.entity.code,
         customer=item.party_code,
@@ -156,6 +181,12 @@ def breaks_record(
     for kind, b_id, e_id in findings:
         b, e = billing.get(b_id), erp.get(e_id)
         found.setdefault(break_key(kind, b, e), (kind, break_values(kind, b, e)))
+    return breaks_write(run=run, found=found, actor=actor)
+
+
+def breaks_write(*, run: ReconciliationRun, found: dict[str, tuple[str, dict]], actor) -> int:
+    """Write a run's breaks, `found` mapping each natural key to (kind, value fields); returns
+    how many. Inside the caller's transaction; see `breaks_record` for what it does."""
     scope = {
         "entity_id": run.entity_id,
         "period_start": run.period_start,

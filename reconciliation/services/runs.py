@@ -22,12 +22,14 @@ from config.history import stamp
 from erp_sync.adapters.base import ErpError
 from erp_sync.adapters.registry import adapter_for
 from erp_sync.models import Connection
-from reconciliation.choices import ACTIVE_RUN_STATES, RunScope, RunState
+from reconciliation.choices import ACTIVE_RUN_STATES, TOTALS_SCOPES, RunScope, RunState
 from reconciliation.errors import ReconciliationError
-from reconciliation.models import ReconciliationRun
+from reconciliation.models import ReconciliationRun, TotalsRow
 from reconciliation.services import engine_sql
 from reconciliation.services.breaks import breaks_record
 from reconciliation.services.snapshot import billing_snapshot_store, erp_snapshot_store
+from reconciliation.services.totals import totals_breaks_record
+from reconciliation.services.totals_sql import totals_store
 from reconciliation.tasks import RUN_EXECUTE
 
 logger = logging.getLogger(__name__)
@@ -83,15 +85,15 @@ def run_start(
 ) -> ReconciliationRun:
     """Queue a run of `entity`, the period and `scope`; it executes once this commits.
 
-    Raises ReconciliationError (400): `scope_not_available` (only documents so far),
+    Raises ReconciliationError (400): `scope_not_available` (an unknown scope),
     `invalid_period`, `future_period`, `no_erp_connection`, `connection_required`; (409)
     `run_already_active` when a run of the same entity, period and scope is queued or
     running (also when two starters race: the database constraint decides).
     """
     today = today or timezone.localdate()
-    if scope != RunScope.DOCUMENTS:
+    if scope not in RunScope.values:
         raise ReconciliationError(
-            f"the {scope} scope cannot be reconciled yet; only {RunScope.DOCUMENTS}",
+            f"unknown scope {scope!r}; one of {', '.join(RunScope.values)}",
             code="scope_not_available", field="scope", status=400,
         )  # fmt: skip
     if period_end < period_start:
@@ -200,6 +202,13 @@ def run_execute(*, run_id: int, actor) -> ReconciliationRun:
         run.start()
         stamp(run, actor=actor, reason="started")
         run.save(update_fields=["state", "started_at", "progress_step"])
+    if run.scope in TOTALS_SCOPES:
+        try:
+            return _totals_and_record(run, actor=actor)
+        except Exception as error:
+            logger.exception("reconciliation run %s failed", run_id)
+            run_fail(run_id=run_id, reason=f"comparing failed: {error!r}", actor=actor)
+            raise
     try:
         erp_rows = _list_and_store(run)
     except ErpError as error:
@@ -255,5 +264,24 @@ def _match_and_record(run: ReconciliationRun, erp_rows: int, *, actor) -> Reconc
         run.progress_done = run.progress_total
         run.complete(matched=matched, suggested=suggested, breaks=breaks)
         stamp(run, actor=actor, reason=f"completed: {matched} matched, {breaks} breaks")
+        run.save()
+    return run
+
+
+def _totals_and_record(run: ReconciliationRun, *, actor) -> ReconciliationRun:
+    """The usage and partners scopes: both sides are Concord's own records, compared as
+    totals per subject in one transaction (no ERP listing)."""
+    _progress(run.pk, step="matching")
+    with transaction.atomic():
+        run = _locked(run.pk)
+        engine_sql.no_jit()
+        subjects = totals_store(run)
+        sides = TotalsRow.objects.filter(run=run)
+        run.billing_row_count = sides.filter(expected_count__gt=0).count()
+        run.erp_row_count = sides.filter(actual_count__gt=0).count()
+        breaks = totals_breaks_record(run=run, actor=actor)
+        run.progress_done = run.progress_total = subjects
+        run.complete(matched=subjects - breaks, suggested=0, breaks=breaks)
+        stamp(run, actor=actor, reason=f"completed: {subjects} subjects, {breaks} breaks")
         run.save()
     return run

@@ -1,4 +1,4 @@
-"""The scheduled start of runs: one documents run of the previous month per legal entity
+"""The scheduled start of runs: one run of the previous month per scope and legal entity
 with an active ERP connection (what the nightly beat row asks for)."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 def runs_start_scheduled(*, actor, today: dt.date | None = None) -> dict[str, str]:
-    """Start a documents run of the previous month for each entity with an active
-    connection; returns {entity code: run id or why not}. An entity that cannot start (a
+    """Start a run of the previous month per scope for each entity with an active
+    connection; returns {key: run id or why not}, the key the entity's code for the
+    documents scope and `<code>/<scope>` for the others. An entity that cannot start (a
     run of the scope still active, several connections) is skipped with its reason, so one
     entity never stops the others. Each start is its own transaction (run_start's)."""
     period = Period.previous_month(today or timezone.localdate())
@@ -30,18 +31,20 @@ def runs_start_scheduled(*, actor, today: dt.date | None = None) -> dict[str, st
     ).order_by("code")
     outcome: dict[str, str] = {}
     for entity in entities:
-        try:
-            run = run_start(
-                entity=entity,
-                period_start=period.start,
-                period_end=period.end,
-                scope=RunScope.DOCUMENTS,
-                actor=actor,
-                today=today,
-            )
-        except ReconciliationError as error:
-            logger.info("scheduled run of %s %s skipped: %s", entity.code, period.label, error)
-            outcome[entity.code] = f"skipped: {error.code}"
-        else:
-            outcome[entity.code] = f"run #{run.pk}"
+        for scope in RunScope.values:
+            key = entity.code if scope == RunScope.DOCUMENTS else f"{entity.code}/{scope}"
+            try:
+                run = run_start(
+                    entity=entity,
+                    period_start=period.start,
+                    period_end=period.end,
+                    scope=scope,
+                    actor=actor,
+                    today=today,
+                )
+            except ReconciliationError as error:
+                logger.info("scheduled run %s %s skipped: %s", key, period.label, error)
+                outcome[key] = f"skipped: {error.code}"
+            else:
+                outcome[key] = f"run #{run.pk}"
     return outcome

@@ -34,7 +34,9 @@ BUDGET = {
         ("usage.recorded", {"subscription_id": "sub_nope"}),
         {"postgresql": 22, "sqlite": 24},
     ),
-    "duplicate": (("usage.recorded", {}), {"postgresql": 4, "sqlite": 4}),
+    # A duplicate adds one upsert to its entity's DuplicateDeliveryCount (the KPI); the
+    # other paths are unchanged.
+    "duplicate": (("usage.recorded", {}), {"postgresql": 5, "sqlite": 5}),
 }
 
 
@@ -60,6 +62,8 @@ def test_event_ingest_statement_count_is_pinned(api_with_scopes, world, case):
         assert response.json()["state"] == "quarantined"
     statements = [q["sql"][:120] for q in queries]
     assert len(statements) == budget[connection.vendor], statements
+    if case == "duplicate":
+        assert "billing_duplicatedeliverycount" in statements[-1], statements
     # Applying writes the columns applying changes, never the body again.
     event_updates = [
         q["sql"] for q in queries if q["sql"].startswith('UPDATE "billing_financeevent"')

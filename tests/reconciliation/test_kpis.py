@@ -152,7 +152,13 @@ def test_kpis_duplicates_count_what_billing_stores(finance_ops):
 
     figures = k.kpis(entity=month.entity, period=MAY)["duplicate_events_rejected"]
 
-    assert figures == {"deliveries_recorded": False, "duplicate_record_quarantined": 1}
+    assert figures == {
+        "deliveries_recorded": True,
+        "rejected": 0,
+        "duplicate_deliveries": 0,
+        "conflicting_deliveries": 0,
+        "duplicate_record_quarantined": 1,
+    }
 
 
 def _case(entity, *, severity="high", state="open", first_seen, resolved=None, n=[0]):

@@ -49,11 +49,14 @@ def test_runs_start_scheduled_starts_previous_month_per_connected_entity(make_us
 
     outcome = runs_start_scheduled(actor=make_user("ops"), today=dt.date(2026, 6, 3))
 
-    runs = ReconciliationRun.objects.order_by("entity__code")
-    assert sorted(outcome) == ["DE01", "US01"]
+    runs = ReconciliationRun.objects.order_by("entity__code", "scope")
+    assert sorted(outcome) == [
+        "DE01", "DE01/partners", "DE01/usage", "US01", "US01/partners", "US01/usage",
+    ]  # fmt: skip
     assert [(r.entity.code, r.period_start, r.period_end, r.scope) for r in runs] == [
-        ("DE01", dt.date(2026, 5, 1), dt.date(2026, 5, 31), "documents"),
-        ("US01", dt.date(2026, 5, 1), dt.date(2026, 5, 31), "documents"),
+        (code, dt.date(2026, 5, 1), dt.date(2026, 5, 31), scope)
+        for code in ("DE01", "US01")
+        for scope in ("documents", "partners", "usage")
     ]
 
 
@@ -65,8 +68,9 @@ def test_runs_start_scheduled_skips_an_active_run_and_goes_on(make_user):
 
     outcome = runs_start_scheduled(actor=actor, today=dt.date(2026, 6, 3))
 
-    assert outcome == {"DE01": "skipped: run_already_active", "US01": "skipped: run_already_active"}
-    assert ReconciliationRun.objects.count() == 2
+    assert set(outcome.values()) == {"skipped: run_already_active"}
+    assert len(outcome) == 6
+    assert ReconciliationRun.objects.count() == 6
 
 
 def test_nightly_runs_task_starts_runs_as_the_system_actor():
@@ -74,6 +78,7 @@ def test_nightly_runs_task_starts_runs_as_the_system_actor():
 
     outcome = nightly_runs_task()
 
-    run = ReconciliationRun.objects.get()
-    assert outcome == {"US01": f"run #{run.pk}"}
+    run = ReconciliationRun.objects.get(scope="documents")
+    assert outcome["US01"] == f"run #{run.pk}"
+    assert sorted(outcome) == ["US01", "US01/partners", "US01/usage"]
     assert run.history.first().history_user.username == "system:reconciliation"
