@@ -99,6 +99,12 @@ def partner_attributions(partner: Partner) -> QuerySet[Attribution]:
     )
 
 
+def attribution_get(pk: int) -> Attribution:
+    return Attribution.objects.select_related("partner", "customer", "subscription__customer").get(
+        pk=pk
+    )
+
+
 def agreement_get(pk: int) -> Agreement:
     return agreement_list().get(pk=pk)
 

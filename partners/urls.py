@@ -9,6 +9,13 @@ urlpatterns = [
     path("", views.partner_list, name="partner-list"),
     path("<int:pk>/", views.partner_detail, name="partner-detail"),
     path("agreements/<int:pk>/", views.agreement_detail, name="agreement-detail"),
+    path(
+        "agreements/<int:pk>/new-version",
+        views.agreement_version_new,
+        name="agreement-version-new",
+    ),
+    path("<int:pk>/attributions/new", views.attribution_new, name="attribution-new"),
+    path("attributions/<int:pk>/edit", views.attribution_edit, name="attribution-edit"),
     path("accruals/", views.accrual_list, name="accrual-list"),
     path("settlements/", views.settlement_list, name="settlement-list"),
     path("settlements/<int:pk>/", views.settlement_detail, name="settlement-detail"),

@@ -14,10 +14,21 @@ from django.views.decorators.http import require_POST
 
 from config.console import filtered_page, get_or_404, history_rows
 from partners import selectors, statements
-from partners.choices import SettlementState
-from partners.errors import SettlementError
+from partners.choices import AgreementState, SettlementState
+from partners.errors import AgreementInvalid, AttributionInvalid, SettlementError
 from partners.filters import AccrualFilterSet, PartnerFilterSet, SettlementFilterSet
+from partners.forms import (
+    AgreementVersionForm,
+    AttributionEndForm,
+    AttributionForm,
+    RuleFormSet,
+    kept_rule_forms,
+    rule_initial,
+    show_refusal,
+)
 from partners.services import settlements as services
+from partners.services.agreements import agreement_version_create
+from partners.services.attributions import attribution_create, attribution_end
 from partners.services.holds import blocking_cases
 
 OWN = selectors.OWN_PARTNER
@@ -62,9 +73,16 @@ def partner_detail(request, pk: int):
             "partner": partner,
             "agreements": selectors.partner_agreements(partner),
             "attributions": selectors.partner_attributions(partner),
+            "can_attribute": request.user.has_perm("partners.add_attribution"),
+            "can_edit_attribution": request.user.has_perm("partners.change_attribution"),
             "settlements": selectors.settlement_list().filter(partner=partner)[:24],
         },
     )
+
+
+def _editable(agreement) -> bool:
+    """An active version nothing follows yet: the one a new version is made from."""
+    return agreement.state == AgreementState.ACTIVE and not hasattr(agreement, "superseded_by")
 
 
 @login_required
@@ -78,8 +96,105 @@ def agreement_detail(request, pk: int):
             "agreement": agreement,
             "versions": selectors.agreement_versions(agreement),
             "history": history_rows(agreement),
+            "can_edit": _editable(agreement) and request.user.has_perm("partners.add_agreement"),
         },
     )
+
+
+@login_required
+@permission_required("partners.add_agreement", raise_exception=True)
+def agreement_version_new(request, pk: int):
+    """Edit an agreement: a new version from an effective date (the version in use keeps its
+    terms and rules). A refusal is shown on the field (or rule row) it names."""
+    agreement = get_or_404(selectors.agreement_get, pk, "agreement")
+    terms = ("settlement_period", "basis", "tier_mode", "override_on_children")
+    form = AgreementVersionForm(
+        request.POST or None,
+        initial={name: getattr(agreement, name) for name in (*terms, "effective_to")},
+    )
+    rules = RuleFormSet(
+        request.POST or None,
+        prefix="rules",
+        initial=[rule_initial(rule) for rule in agreement.rules.prefetch_related("tiers")],
+    )
+    if request.method == "POST" and form.is_valid() and rules.is_valid():
+        kept = kept_rule_forms(rules)
+        try:
+            version = agreement_version_create(
+                agreement=agreement,
+                actor=request.user,
+                rules=[row.as_rule() for row in kept],
+                **form.cleaned_data,
+            )
+        except AgreementInvalid as error:
+            show_refusal(error, form, kept)
+        else:
+            messages.success(
+                request,
+                f"Saved {version}: its terms apply from {version.effective_from:%Y-%m-%d}.",
+            )
+            return redirect("partners:agreement-detail", pk=version.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"agreement": agreement, "form": form, "rules": rules}
+    return render(request, "partners/agreement_version_form.html", context, status=status)
+
+
+@login_required
+@permission_required("partners.add_attribution", raise_exception=True)
+def attribution_new(request, pk: int):
+    """Credit a subscription (or a customer's deals) to this partner from a date."""
+    partner = get_or_404(selectors.partner_get, pk, "partner")
+    form = AttributionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            attribution = attribution_create(
+                partner_id=partner.partner_id,
+                actor=request.user,
+                **{k: v or None for k, v in form.cleaned_data.items()},
+            )
+        except AttributionInvalid as error:
+            show_refusal(error, form)
+        else:
+            messages.success(request, f"Attributed {_target(attribution)} to {partner}.")
+            return redirect("partners:partner-detail", pk=partner.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"partner": partner, "form": form, "attribution": None}
+    return render(request, "partners/attribution_form.html", context, status=status)
+
+
+@login_required
+@permission_required("partners.change_attribution", raise_exception=True)
+def attribution_edit(request, pk: int):
+    """Change when an attribution ends (its history shows every change)."""
+    attribution = get_or_404(selectors.attribution_get, pk, "attribution")
+    form = AttributionEndForm(request.POST or None, initial={"valid_to": attribution.valid_to})
+    if request.method == "POST" and form.is_valid():
+        try:
+            attribution = attribution_end(
+                attribution=attribution,
+                valid_to=form.cleaned_data["valid_to"],
+                actor=request.user,
+            )
+        except AttributionInvalid as error:
+            show_refusal(error, form)
+        else:
+            ends = f"{attribution.valid_to:%Y-%m-%d}" if attribution.valid_to else "open-ended"
+            messages.success(request, f"Attribution of {_target(attribution)} now ends: {ends}.")
+            return redirect("partners:partner-detail", pk=attribution.partner_id)
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "partner": attribution.partner,
+        "form": form,
+        "attribution": attribution,
+        "history": history_rows(attribution),
+    }
+    return render(request, "partners/attribution_form.html", context, status=status)
+
+
+def _target(attribution) -> str:
+    if attribution.subscription_id:
+        return f"subscription {attribution.subscription.subscription_id}"
+    return f"customer {attribution.customer.customer_id}"
 
 
 # --- settlements, accruals and statements (portal-scoped) ---------------------------------

@@ -14,6 +14,7 @@ class Accrual(models.Model):
     """One per (source, rule), unique on (rule, source_key).
 
     `source_key` names the source exactly ("invoice_line:17", "credit_line:4>accrual:9",
+    "credit_line:4>rerate:12", "refund:2>cap:15",
     "payment:3>invoice_line:17", "period:2026-04-01"); `source_ref` is the same for people
     ("INV-1 line 1"). `rate` is the percent (or the unit amount of a per_unit rule) applied
     to `basis_amount`. A clawback (credit line, refund, write-off) has a negative amount and
@@ -60,7 +61,13 @@ class Accrual(models.Model):
                 fields=["rule", "source_key"], name="partners_accrual_one_per_source_rule"
             ),
             models.CheckConstraint(
-                condition=Q(clawback_of__isnull=True) | Q(amount__lte=0),
+                # A clawback is negative, except the release of a negative period
+                # adjustment, a cap's or a true-up's (partners.services.rerate:
+                # "<reversal>>cap:<accrual>", "<reversal>>rerate:<accrual>").
+                condition=Q(clawback_of__isnull=True)
+                | Q(amount__lte=0)
+                | Q(source_key__contains=">cap:")
+                | Q(source_key__contains=">rerate:"),
                 name="partners_accrual_clawback_not_positive",
             ),
             models.CheckConstraint(

@@ -25,7 +25,9 @@ class Agreement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     """One version of a partner's agreement: active → superseded (by the next version).
 
     Active versions of one partner never overlap in dates (service check under the partner's
-    row lock; PostgreSQL exclusion constraint). `effective_to` is exclusive.
+    row lock; PostgreSQL exclusion constraint). `effective_to` is exclusive. A version that
+    a later one follows from a date stays active for the days before it (two active versions
+    of one reference, one after the other).
     """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="agreements")
@@ -52,11 +54,6 @@ class Agreement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["reference", "version"], name="partners_agreement_reference_version_uniq"
-            ),
-            models.UniqueConstraint(
-                fields=["reference"],
-                condition=Q(state="active"),
-                name="partners_agreement_one_active_version",
             ),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gt=F("effective_from")),

@@ -265,10 +265,18 @@ _TERM_NAMES = (
 def agreement_version_create(
     *, agreement: Agreement, actor, rules: list | None = None, **changes
 ) -> Agreement:
-    """Edit an active agreement: supersede it with version n+1 holding the changes.
+    """Edit an active agreement: version n+1 holds the changes; the version in use is never
+    edited. Its terms and rules stay as they are:
+
+    - `effective_from` later than the current version's start: the new terms apply from
+      that day; the current version stays active for the days before it (its end is set to
+      that day: the only field it changes).
+    - otherwise (same start, or none given): the new version replaces it for its whole range
+      (it is superseded).
 
     `rules` None keeps the current rules. Accruals already made keep the old version.
-    Raises AgreementInvalid (superseded version, bad terms or rules, overlap).
+    Raises AgreementInvalid (a superseded or already followed version, a start before the
+    current version's, bad terms or rules, overlap).
     """
     unknown = set(changes) - set(_TERM_NAMES)
     if unknown:
@@ -283,17 +291,45 @@ def agreement_version_create(
                 f"{current} is superseded; edit its newest version",
                 "agreement_superseded",
             )
+        successor_of = Agreement.objects.filter(supersedes=current).first()
+        if successor_of is not None:
+            raise _bad(
+                "agreement",
+                f"{current} is followed by {successor_of} from {successor_of.effective_from}; "
+                "edit the newest version",
+                "agreement_superseded",
+            )
         terms = {name: getattr(current, name) for name in _TERM_NAMES}
         terms.update(changes, reference=current.reference)
         terms = _terms(terms)
+        start = terms["effective_from"]
+        if start < current.effective_from:
+            raise _bad(
+                "effective_from",
+                f"a new version of {current} cannot start on {start}, before the version it "
+                f"follows ({current.effective_from})",
+                "before_current_version",
+            )
         if rules is None:
             rules = [_rule_as_dict(rule) for rule in current.rules.prefetch_related("tiers")]
         cleaned = validate_rules(rules)
-        _check_no_overlap(current.partner, terms, excluding=current)
-        current.supersede()
         version = current.version + 1
-        stamp(current, actor=actor, reason=f"superseded by v{version}")
-        current.save(update_fields=["state"])
+        later = start > current.effective_from
+        if later and current.effective_to is not None and start >= current.effective_to:
+            raise _bad(
+                "effective_from",
+                f"{current} ends on {current.effective_to}; a new version must start before",
+                "after_current_version",
+            )
+        _check_no_overlap(current.partner, terms, excluding=current)
+        if later:  # the version in use keeps the days before `start`, terms and rules alike
+            current.effective_to = start
+            stamp(current, actor=actor, reason=f"ends on {start}: v{version} applies from then")
+            current.save(update_fields=["effective_to"])
+        else:
+            current.supersede()
+            stamp(current, actor=actor, reason=f"superseded by v{version}")
+            current.save(update_fields=["state"])
         successor = Agreement(partner=current.partner, version=version, supersedes=current, **terms)
         return _store(
             successor, cleaned, actor=actor, reason=f"agreement {current.reference} v{version}"

@@ -97,6 +97,48 @@ def attribution_create(
         return attribution
 
 
+def attribution_end(*, attribution: Attribution, valid_to: dt.date | None, actor) -> Attribution:
+    """Set (or clear, with None) the day the attribution stops, exclusive: the console's edit
+    of an attribution. Who, what and from when stay as they are (credit a deal to another
+    partner by ending this one and creating the next). Idempotent.
+
+    Refuses (AttributionInvalid) an end not after the start, and a range overlapping another
+    attribution of the same target and role; the target's row is locked while checking.
+    """
+    with transaction.atomic():
+        current = Attribution.objects.select_related("partner").get(pk=attribution.pk)
+        model, target = (
+            (Subscription, {"subscription_id": current.subscription_id})
+            if current.subscription_id
+            else (Customer, {"customer_id": current.customer_id})
+        )
+        record = model.objects.select_for_update().get(pk=next(iter(target.values())))
+        current = Attribution.objects.select_for_update().get(pk=attribution.pk)
+        if current.valid_to == valid_to:
+            return current
+        if valid_to is not None and valid_to <= current.valid_from:
+            raise _bad(
+                "valid_to", f"end {valid_to} must be after the start {current.valid_from}", "range"
+            )
+        other = (
+            _overlapping(target=target, role=current.role, start=current.valid_from, end=valid_to)
+            .exclude(pk=current.pk)
+            .first()
+        )
+        if other is not None:
+            raise _bad(
+                "valid_to",
+                f"{record} already has a {current.role} attribution to "
+                f"{other.partner.partner_id} from {other.valid_from}: it would overlap",
+                "attribution_overlap",
+            )
+        before = current.valid_to or "open end"
+        current.valid_to = valid_to
+        stamp(current, actor=actor, reason=f"end changed from {before} to {valid_to or 'open end'}")
+        current.save(update_fields=["valid_to"])
+        return current
+
+
 def attributions_from_subscriptions(*, subscription_ids: list[int] | None = None, actor) -> int:
     """Create the attribution each partnered subscription's `subscription.created` asked for.
 

@@ -1,6 +1,6 @@
 """The accrual engine: every accrual of one settlement window, recomputed idempotently.
 
-`accruals_recompute(period_start, period_end)` runs three passes for the agreements whose
+`accruals_recompute(period_start, period_end)` runs four passes for the agreements whose
 settlement period is that window (a calendar month or quarter):
 
 1. lines — each candidate (source line x rule, from `partners.services.bulk`) earns under
@@ -12,7 +12,10 @@ settlement period is that window (a calendar month or quarter):
    more than is left of it (`partners.services.clawbacks`).
 3. period — the whole-volume true-up (the period's final band rate on its whole volume,
    less what the lines accrued), the rebate over its threshold, and the cap (or floor) on
-   the period total.
+   the period total (the period's own lines less what reversals dated in it took back).
+4. re-rates — reversals dated in the window re-rate what the true-ups, rebates, tiers and
+   caps or floors of their source periods earned on the revenue reversed
+   (`partners.services.rerate`), never more than is left of each source.
 
 Each pass writes through `accruals_write`: new rows inserted, changed rows updated, rows
 that no longer arise deleted, frozen rows (on an approved or later statement) untouched.
@@ -44,6 +47,13 @@ from partners.services.rates import (
     percent_of,
     percent_text,
     tier_rate,
+)
+from partners.services.rerate import (
+    CAP,
+    RERATE,
+    cap_releases_desired,
+    marked_q,
+    rerate_desired,
 )
 from partners.services.writer import WriteCount, accruals_write, accruals_write_select
 
@@ -233,8 +243,15 @@ def _cap(agreement, rule, period: dict, key: str, *, start, end) -> dict:
             currency=cur,
             period_start=start,
             period_end=end,
-            source_kind__in=[*LINE_SOURCES, *CLAWBACK_SOURCES],
-        ).aggregate(total=Sum("amount"))["total"]
+        )
+        # The period's own revenue: its lines and what reversals dated in it took back from
+        # them (later reversals, and re-rates, re-rate the cap: partners.services.rerate).
+        .filter(
+            Q(source_kind__in=LINE_SOURCES)
+            | Q(source_kind__in=CLAWBACK_SOURCES, clawback_of__period_start=start)
+        )
+        .exclude(marked_q())
+        .aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
     partner_period = sum(
@@ -309,10 +326,11 @@ def accruals_recompute(
         lines, volume = lines_desired(candidates, rules, **window)
         count.add(accruals_write(lines, scope=line_scope, actor=actor, reason=reason))
         clawbacks = clawbacks_desired(kind=kind, partner_pks=partner_pks, **window)
+        reversals = _scope(CLAWBACK_SOURCES, partner_pks=partner_pks, **window)
         count.add(
             accruals_write(
                 clawbacks,
-                scope=_scope(CLAWBACK_SOURCES, partner_pks=partner_pks, **window),
+                scope=reversals.exclude(marked_q()),
                 actor=actor,
                 reason=reason,
             )
@@ -326,4 +344,11 @@ def accruals_recompute(
                 reason=reason,
             )
         )
+        # 4. What true-ups, rebates, caps and floors earned on revenue reversed since.
+        rerates = rerate_desired(kind=kind, partner_pks=partner_pks, reads=reads, **window)
+        scope = reversals.filter(source_key__contains=RERATE)
+        count.add(accruals_write(rerates, scope=scope, actor=actor, reason=reason))
+        releases = cap_releases_desired(kind=kind, partner_pks=partner_pks, **window)
+        scope = reversals.filter(source_key__contains=CAP)
+        count.add(accruals_write(releases, scope=scope, actor=actor, reason=reason))
     return count

@@ -31,6 +31,8 @@ from billing.models import (
     Subscription,
     WriteOff,
 )
+from billing.schema import validate_event
+from billing.schema.settlements import CONCORD_SOURCE
 from erp_sync.choices import AdapterKind, DocumentType
 from erp_sync.models import Connection, MappingRule, SandboxAccount, SandboxPeriod
 from partners.models import Partner
@@ -448,18 +450,38 @@ def make_write_off(*, invoice: Invoice, amount: str | None = None) -> WriteOff:
 
 
 def make_settlement_event(
-    *, partner: Partner, entity: str = "US01", amount: str = "250.00", currency: str = "USD"
+    *,
+    partner: Partner,
+    entity: str = "US01",
+    amount: str = "250.00",
+    currency: str = "USD",
+    lines: list[dict] | None = None,
 ) -> FinanceEvent:
-    """A settlement.approved event (emitted by partners; its schema is provisional)."""
+    """A stored, applied `settlement.approved` in the shape billing's schema declares
+    (billing.schema.settlements: source concord, the statement lines, total = their sum),
+    validated by that same declaration before it is stored: a factory that drifts from the
+    schema fails here rather than feeding erp_sync an event production never sends."""
+    number = FinanceEvent.objects.count() + 1
+    if lines is None:
+        lines = [
+            {"line_id": "1", "kind": "accrual", "source_ref": "INV-1 line 1", "amount": amount}
+        ]
     data = {
-        "settlement_id": f"stl_{FinanceEvent.objects.count() + 1}",
+        "settlement_id": f"stl_{number}",
         "partner_id": partner.partner_id,
         "period_start": "2026-04-01",
         "period_end": "2026-04-30",
-        "approved_on": "2026-05-05",
         "currency": currency,
         "total": amount,
+        "lines": lines,
     }
-    return FinanceEventFactory(
-        source="concord-partners", type="settlement.approved", entity=entity, data=data
+    event = FinanceEventFactory.build(
+        source=CONCORD_SOURCE,
+        type="settlement.approved",
+        entity=entity,
+        event_id=f"stl_{number}-approved",
+        data=data,
     )
+    validate_event(event.body)  # raises EventSchemaError, naming each field at fault
+    event.save()
+    return event

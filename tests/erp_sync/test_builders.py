@@ -3,6 +3,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from billing.schema import EventSchemaError, validate_event
 from erp_sync.adapters.base import Posting
 from erp_sync.builders import build_document
 from erp_sync.documents import document_from_json, document_to_json, external_id_for
@@ -167,7 +168,20 @@ def test_build_settlement_debits_commission_credits_payable(setup):
         (COMMISSION_EXPENSE, D("250.00"), D(0)),
         (PARTNER_PAYABLE, D(0), D("250.00")),
     ]
-    assert doc.document_date == dt.date(2026, 5, 5)
+    # The declared event carries no approval day: the vendor bill is dated at the period end.
+    assert doc.document_date == dt.date(2026, 4, 30)
+
+
+def test_settlement_event_factory_is_validated_by_the_declared_schema():
+    partner = PartnerFactory()
+    lines = [{"line_id": "1", "kind": "accrual", "source_ref": "INV-1 line 1", "amount": "9.00"}]
+
+    event = make_settlement_event(partner=partner, amount="250.00")
+    assert validate_event(event.body).data["lines"][0]["amount"] == D("250.00")
+    assert event.source == "concord" and "approved_on" not in event.data
+    with pytest.raises(EventSchemaError) as refused:  # total != the sum of the lines
+        make_settlement_event(partner=partner, amount="250.00", lines=lines)
+    assert "data.total" in {e.field for e in refused.value.errors}
 
 
 def test_build_jpy_amounts_are_quantised_to_yen(setup):

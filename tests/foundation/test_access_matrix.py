@@ -79,7 +79,7 @@ def _build_world() -> dict:
     from erp_sync.models import MaintenanceWindow, MappingRule, SyncJob
     from erp_sync.services import dispatch
     from exceptions.models import Case
-    from partners.models import Accrual
+    from partners.models import Accrual, Attribution
     from partners.services import settlements as settlement_services
     from reconciliation.models import Break
     from reconciliation.services.runs import run_execute, run_start
@@ -136,6 +136,7 @@ def _build_world() -> dict:
     return {
         "accruals": Accrual.objects.order_by("pk").first().pk,
         "agreements": agreement.pk,
+        "attributions": Attribution.objects.order_by("pk").first().pk,
         "cases": case.pk,
         "connections": s.connection.pk,
         "window": window.pk,
@@ -201,6 +202,8 @@ _CONSOLE_OBJECTS = {
     "erp_sync:connection": "connections",
     "erp_sync:job": "sync-jobs",
     "partners:partner": "partners",
+    "partners:attribution-new": "partners",
+    "partners:attribution-edit": "attributions",
     "partners:agreement": "agreements",
     "partners:settlement": "settlements",
     "partners:statement": "settlements",

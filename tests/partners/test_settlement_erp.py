@@ -10,12 +10,16 @@ from types import SimpleNamespace
 import pytest
 from rest_framework.test import APIClient
 
+from billing import handlers as billing_handlers
+from billing.choices import QuarantineReason
+from billing.errors import QuarantineError
 from billing.models import FinanceEvent
 from billing.services.events import event_ingest, event_replay
 from erp_sync.actors import system_actor
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SandboxDocument, SandboxEntry, SyncJob
 from erp_sync.services.dispatch import sync_jobs_create_for_event
+from exceptions.models import Case
 from partners.choices import SettlementState
 from partners.errors import SettlementError
 from partners.services import settlements as svc
@@ -237,3 +241,69 @@ def test_mark_paid_of_submitted_settlement_is_refused_and_emits_nothing(channel)
 
     assert refused.value.code == "illegal_transition"
     assert not FinanceEvent.objects.filter(type="payout.settled").exists()
+
+
+def _payment_refuses(monkeypatch) -> None:
+    """The payment side refuses the payout: its `payout.settled` cannot be applied (the
+    handler quarantines it, as it does for any payout that does not fit its settlement)."""
+
+    def refuse(event, envelope, actor):
+        scope = {"entity": envelope.entity, "partner": envelope.data["partner_id"]}
+        raise QuarantineError(QuarantineReason.CONFLICT, "the bank returned the payment", scope)
+
+    monkeypatch.setitem(billing_handlers._HANDLERS, "payout.settled", refuse)
+
+
+def test_payout_refused_leaves_the_settlement_posted_without_event_case_or_paid_history(
+    approved, monkeypatch
+):
+    p = approved
+    history_before = list(p.settlement.history.values_list("history_id", flat=True))
+    _payment_refuses(monkeypatch)
+
+    with pytest.raises(SettlementError) as refused:
+        svc.settlement_mark_paid(settlement=p.settlement, actor=p.alice, reference="BANK-9")
+    answer = _api(p.alice).post(
+        f"/api/v1/settlements/{p.settlement.pk}/pay", {"reference": "BANK-9"}, format="json"
+    )
+
+    assert refused.value.code == "payout_refused"
+    assert "the bank returned the payment" in refused.value.message
+    assert answer.status_code == 409
+    assert answer.json()["errors"][0]["code"] == "payout_refused"
+    # Nothing is kept: the settlement is still posted with the same history, and neither
+    # the payout event nor a case for it was left behind (one transaction, rolled back).
+    p.settlement.refresh_from_db()
+    assert p.settlement.state == S.POSTED
+    assert list(p.settlement.history.values_list("history_id", flat=True)) == history_before
+    assert not FinanceEvent.objects.filter(type="payout.settled").exists()
+    assert not Case.objects.filter(partner=p.seller.partner_id).exists()
+
+    # Once the payment goes through, the same reference pays it, once.
+    monkeypatch.undo()
+    settlement = svc.settlement_mark_paid(
+        settlement=p.settlement, actor=p.alice, reference="BANK-9"
+    )
+    assert settlement.state == S.PAID
+    reasons = [h.history_change_reason for h in settlement.history.all()]
+    assert reasons.count("paid: BANK-9") == 1
+
+
+def test_payout_event_refused_from_outside_is_quarantined_with_a_case_and_changes_nothing(
+    approved,
+):
+    p = approved
+    history_before = p.settlement.history.count()
+
+    event = _payout(p, amount="249.99")
+
+    assert event.state == "quarantined"
+    case = Case.objects.get(partner=p.seller.partner_id)
+    assert case.kind == "conflict" and "249.99" in case.title + str(case.detail)
+    p.settlement.refresh_from_db()
+    assert p.settlement.state == S.POSTED
+    assert p.settlement.history.count() == history_before
+    # A corrected payout pays it; the refused one stays quarantined with its case.
+    assert _payout(p, event_id="po-evt-2").state == "applied"
+    p.settlement.refresh_from_db()
+    assert p.settlement.state == S.PAID
