@@ -1,6 +1,13 @@
 """Console input on cases. Blank text passes so that the service answers with its own code."""
 
 from django import forms
+from django.contrib.auth import get_user_model
+
+from exceptions.services import BULK_ACTIONS
+
+
+def _people():
+    return get_user_model().objects.filter(is_api_client=False, is_active=True).order_by("username")
 
 
 class CaseReasonForm(forms.Form):
@@ -13,3 +20,26 @@ class CaseCommentForm(forms.Form):
 
 class CaseRemediateForm(forms.Form):
     action = forms.CharField()
+
+
+class CaseAssignForm(forms.Form):
+    owner = forms.ModelChoiceField(queryset=_people(), required=False, label="Owner")
+    reason = forms.CharField(required=False, label="Why")
+
+
+class CaseBulkForm(forms.Form):
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
+    action = forms.ChoiceField(choices=[(a, a.capitalize()) for a in BULK_ACTIONS])
+    owner = forms.ModelChoiceField(
+        queryset=_people(), required=False, label="Owner", help_text="for Assign"
+    )
+    reason = forms.CharField(required=False, label="Reason")
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_ids(self):
+        return [int(v) for v in self.data.getlist("ids") if str(v).isdigit()]
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(max_length=80, label="Save this filter as")
+    query = forms.CharField(required=False, widget=forms.HiddenInput)
