@@ -70,6 +70,11 @@ class CaseFilterSet(django_filters.FilterSet):
         choices=SLA_CHOICES, method="filter_sla", label="SLA", help_text="open/acknowledged only"
     )
     escalated = django_filters.BooleanFilter(method="filter_escalated", label="Escalated")
+    waiting = django_filters.BooleanFilter(
+        method="filter_waiting",
+        label="Waiting for a record",
+        help_text="an event that waits for a record yet to arrive (applied when it does)",
+    )
     grouped = django_filters.BooleanFilter(
         method="filter_grouped", label="Grouped by cause", help_text="blocks many records"
     )
@@ -96,6 +101,7 @@ class CaseFilterSet(django_filters.FilterSet):
             "age",
             "sla",
             "escalated",
+            "waiting",
             "grouped",
             "subject_type",
             "overdue",
@@ -140,3 +146,7 @@ class CaseFilterSet(django_filters.FilterSet):
 
     def filter_grouped(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         return queryset.exclude(cause_key="") if value else queryset.filter(cause_key="")
+
+    def filter_waiting(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        waiting = Q(detail__has_key="waiting_for", escalated_at__isnull=True)
+        return queryset.filter(waiting) if value else queryset.exclude(waiting)

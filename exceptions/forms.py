@@ -28,16 +28,14 @@ class CaseAssignForm(forms.Form):
 
 
 class CaseBulkForm(forms.Form):
-    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=False)
+    """The selected rows come as `ids` checkboxes in the queue's table (read by the view)."""
+
     action = forms.ChoiceField(choices=[(a, a.capitalize()) for a in BULK_ACTIONS])
     owner = forms.ModelChoiceField(
         queryset=_people(), required=False, label="Owner", help_text="for Assign"
     )
     reason = forms.CharField(required=False, label="Reason")
     next = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def clean_ids(self):
-        return [int(v) for v in self.data.getlist("ids") if str(v).isdigit()]
 
 
 class SavedFilterForm(forms.Form):

@@ -94,7 +94,7 @@ def case_bulk_view(request):
     """Acknowledge / assign / resolve / dismiss the selected cases with one reason."""
     form = CaseBulkForm(request.POST)
     form.is_valid()
-    ids = form.cleaned_data.get("ids") or []
+    ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
     if not ids:
         messages.error(request, "Select at least one case.")
         return _back(request, reverse("exceptions:case-list"))

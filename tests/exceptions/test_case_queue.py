@@ -67,6 +67,7 @@ def test_api_list_pages_with_a_cursor_and_sorts(api_for_role):
         ({"sla": "due_soon"}, "soon"),
         ({"age": "gt_7d"}, "old"),
         ({"unassigned": "false"}, "owned"),
+        ({"waiting": "true"}, "waiting"),
     ],
 )
 def test_queue_filters(api_for_role, query, wanted):
@@ -75,8 +76,11 @@ def test_queue_filters(api_for_role, query, wanted):
         "grouped": CaseFactory(kind="mapping_missing", cause_key="c:1", item_count=2),
         "escalated": CaseFactory(sla_due_at=now - timedelta(hours=1), escalated_at=now),
         "soon": CaseFactory(sla_due_at=now + timedelta(hours=1)),
-        "old": CaseFactory(first_seen_at=now - timedelta(days=9)),
+        "old": CaseFactory(
+            first_seen_at=now - timedelta(days=9), sla_due_at=now + timedelta(days=1)
+        ),
         "owned": CaseFactory(owner=UserFactory()),
+        "waiting": CaseFactory(detail={"waiting_for": {"kind": "invoice", "id": "inv_1"}}),
     }
     response = api_for_role("auditor").get(URL, query)
     assert response.status_code == 200, response.json()
@@ -248,3 +252,31 @@ def test_saved_filters_are_per_user(ops_client, make_user):
     assert 'href="?kind=mapping_missing">Mappings</a>' in html
     ops_client.post(reverse("exceptions:filter-delete", args=[saved.pk]))
     assert not SavedCaseFilter.objects.exists()
+
+
+def test_console_grouped_case_lists_its_blocked_records_with_their_value(ops_client):
+    from decimal import Decimal
+
+    from exceptions.services import BlockedRecord, case_open_or_bump
+
+    cause = UserFactory()
+    for n, value in enumerate(["1250.00", "99.50"]):
+        case = case_open_or_bump(
+            subject=cause,
+            kind="mapping_missing",
+            severity="high",
+            title="No invoice rule for DE01 / support",
+            cause_key="1:DE01:invoice:support:",
+            item=BlockedRecord(
+                subject=UserFactory(),
+                label=f"invoice inv_{n}",
+                value_amount=Decimal(value),
+                currency="EUR",
+            ),
+        )
+
+    html = ops_client.get(reverse("exceptions:case-detail", args=[case.pk])).content.decode()
+
+    assert "Blocked records: 2" in html
+    assert "2 worth 1349.50 EUR" in html
+    assert "invoice inv_0" in html and "invoice inv_1" in html
