@@ -178,7 +178,9 @@ class CaseAssignSerializer(serializers.Serializer):
 
 class CaseBulkSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=1000,
     )
     action = serializers.ChoiceField(choices=BULK_ACTIONS)
     # Blank passes here so that the service answers with its own code, reason_required.
