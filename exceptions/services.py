@@ -176,6 +176,8 @@ def _open_or_bump(
         case = same.filter(state=CaseState.RESOLVED).order_by("-resolved_at", "-id").first()
         if case is not None:
             case.reopen(at=now)
+            if due_at is not None:
+                case.sla_due_at = due_at
             reason = f"recurred after it was resolved: {title}"
     else:
         reason = f"recurred: {title}"
@@ -194,16 +196,15 @@ def _open_or_bump(
             last_seen_at=now,
             sla_due_at=due_at or sla_due(severity, now),
             cause_key=cause_key,
+            item_count=1 if item is not None else 0,
             owner_group=owner_group_for(kind),
             **scope,
         )
-        stamp(case, actor=actor, reason=f"opened: {title}")
+        opened = f"opened: {title}" + (f" ({item.label or item.subject})" if item else "")
+        stamp(case, actor=actor, reason=opened)
         case.save(force_insert=True)
         if item is not None:
             _item_add(case, item, now=now)
-            case.item_count = 1
-            stamp(case, actor=actor, reason=f"blocks {item.label or item.subject}")
-            case.save(update_fields=["item_count"])
         return case
 
     if item is not None and _item_add(case, item, now=now):

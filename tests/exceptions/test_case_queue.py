@@ -280,3 +280,17 @@ def test_console_grouped_case_lists_its_blocked_records_with_their_value(ops_cli
     assert "Blocked records: 2" in html
     assert "2 worth 1349.50 EUR" in html
     assert "invoice inv_0" in html and "invoice inv_1" in html
+
+
+def test_assign_a_case_over_the_api_is_audited(api_for_role, make_user):
+    owner = make_user("anna", "finance_ops")
+    case = CaseFactory()
+
+    response = api_for_role("finance_ops").post(
+        f"{URL}/{case.pk}/assign", {"owner": owner.pk, "reason": "she knows DE01"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["owner"] == "anna"
+    row = case.history.latest("history_date")
+    assert row.history_change_reason == "assigned to anna: she knows DE01"
