@@ -18,11 +18,20 @@ class QuarantineError(Exception):
 
     `reason` is a `billing.choices.QuarantineReason` (also the kind of the case it opens),
     `detail` says what exactly is wrong, `scope` carries the case scope keys (entity,
-    customer, partner, period "YYYY-MM") that are known.
+    customer, partner, period "YYYY-MM") that are known. `awaits` is (kind, record id) when
+    the only problem is that this record has not arrived yet: the event then waits for it.
     """
 
-    def __init__(self, reason: str, detail: str, scope: dict | None = None):
+    def __init__(
+        self,
+        reason: str,
+        detail: str,
+        scope: dict | None = None,
+        *,
+        awaits: tuple[str, str] | None = None,
+    ):
         super().__init__(f"{reason}: {detail}")
         self.reason = str(reason)
         self.detail = detail
         self.scope = {k: v for k, v in (scope or {}).items() if v}
+        self.awaits = awaits

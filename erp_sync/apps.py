@@ -10,9 +10,9 @@ class ErpSyncConfig(AppConfig):
         from billing.models import FinanceEvent
         from billing.signals import event_applied, outbox_subscribe
         from erp_sync.documents import EVENT_DOCUMENT_TYPES
-        from erp_sync.models import SyncJob
+        from erp_sync.models import Connection, SyncJob
         from erp_sync.receivers import on_documents_posted, on_event_applied
-        from erp_sync.remediation import SyncJobRemediation
+        from erp_sync.remediation import BlockedJobsRemediation, SyncJobRemediation
         from erp_sync.schedules import ensure_schedules_after_migrate
         from erp_sync.signals import documents_posted
         from exceptions.remediation import register_remediation
@@ -30,6 +30,7 @@ class ErpSyncConfig(AppConfig):
             ensure_schedules_after_migrate, sender=self, dispatch_uid="erp_sync.schedules"
         )
         register_remediation(SyncJob, SyncJobRemediation())
+        register_remediation(Connection, BlockedJobsRemediation())
         # Register the tasks in every process: services enqueue them by name, and eager
         # Celery (no REDIS_URL) runs a named task only if it is registered.
         import erp_sync.tasks  # noqa: F401

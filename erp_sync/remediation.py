@@ -1,8 +1,12 @@
-"""The fixes erp_sync offers on cases raised on a sync job: replay it, or cancel it."""
+"""The fixes erp_sync offers on cases: on a sync job, replay or cancel it; on a case grouped
+by cause on a connection (a missing mapping rule, a closed period), replay or cancel every
+job it blocks."""
 
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SyncJob
+from exceptions.models import Case
 from exceptions.remediation import RemediationAction
+from exceptions.selectors import case_item_subject_ids
 
 REPLAY = RemediationAction(
     key="replay", label="Replay the sync job", permission="erp_sync.replay_syncjob"
@@ -31,3 +35,47 @@ class SyncJobRemediation:
             return job_replay(job=subject, actor=actor, reason="from its case").message
         job = job_cancel(job=subject, actor=actor, reason="cancelled from its case")
         return f"{job.external_id} cancelled"
+
+
+class BlockedJobsRemediation:
+    """For cases grouped by cause whose subject is a connection: act on the blocked jobs."""
+
+    def actions(self, subject, user) -> list[RemediationAction]:
+        return []  # a connection's own case (circuit open) clears when the ERP answers
+
+    def perform(self, subject, key: str, actor) -> str:
+        raise NotImplementedError
+
+    def case_actions(self, case: Case, subject, user) -> list[RemediationAction]:
+        count = case.item_count
+        if not count:
+            return []
+        jobs = "job" if count == 1 else f"{count} jobs"
+        return [
+            RemediationAction(
+                key="replay", label=f"Replay the {jobs} blocked", permission=REPLAY.permission
+            ),
+            RemediationAction(
+                key="cancel",
+                label=f"Cancel the {jobs} blocked",
+                permission=CANCEL.permission,
+                style="danger",
+            ),
+        ]
+
+    def case_perform(self, case: Case, subject, key: str, actor) -> str:
+        from erp_sync.services.jobs import SyncJobError, job_cancel, jobs_replay
+
+        jobs = SyncJob.objects.filter(pk__in=case_item_subject_ids(case))
+        if key == "replay":
+            counts = jobs_replay(jobs=jobs, actor=actor, reason=f"from case #{case.pk}")
+            failed = f", {counts['failed']} still failing" if counts["failed"] else ""
+            return f"{counts['replayed']} blocked jobs replayed{failed}"
+        cancelled = 0
+        for job in jobs.order_by("pk"):
+            try:
+                job_cancel(job=job, actor=actor, reason=f"cancelled from case #{case.pk}")
+            except SyncJobError:
+                continue
+            cancelled += 1
+        return f"{cancelled} blocked jobs cancelled"

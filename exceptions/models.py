@@ -2,13 +2,23 @@
 
 A `Case` points at its subject generically (content type + id as text, so any primary key
 works) and carries scope keys (entity, customer, partner, period) by which higher layers
-ask whether something is held. There is at most one open or acknowledged case per
-(subject, kind): a recurrence counts occurrences on it instead of adding a duplicate.
+ask whether something is held. A case is one of two shapes:
+
+- record-level (blank `cause_key`): the subject itself is at fault (a quarantined event);
+  at most one open or acknowledged case per (subject, kind);
+- grouped by cause (`cause_key` set, e.g. "mapping_missing:3:DE01:invoice:support"): one
+  thing blocks many records; the blocked records are its `items` (`CaseItem`, with their
+  value), at most one open or acknowledged case per (kind, cause_key).
+
+A recurrence counts occurrences (and adds items) on the active case instead of adding a
+duplicate. Each kind has an owning group (`CaseKindOwner`) that new cases are routed to
+and that is e-mailed when a case passes its SLA (`escalated_at`).
 """
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -16,6 +26,8 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from config.history import ConcordHistory
+from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from exceptions.kinds import CaseKind, kind_label
 
 
 class CaseState(models.TextChoices):
@@ -50,7 +62,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
     resolved → open when the problem recurs.
     """
 
-    kind = models.CharField(max_length=64, db_index=True, help_text='e.g. "unknown_customer"')
+    kind = models.CharField(max_length=64, db_index=True, choices=CaseKind.choices)
     severity = models.CharField(max_length=16, choices=CaseSeverity.choices)
     state = FSMField(
         max_length=16,
@@ -64,6 +76,15 @@ class Case(ConcurrentTransitionMixin, models.Model):
     subject_id = models.CharField(max_length=128)
     subject = GenericForeignKey("subject_type", "subject_id")
     subject_label = models.CharField(max_length=255, blank=True, default="")
+    cause_key = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="Set on a case grouped by cause: what blocks its items (blank: record-level).",
+    )
+    item_count = models.PositiveIntegerField(
+        default=0, help_text="Records this cause blocks now (items not yet cleared)."
+    )
 
     entity = models.CharField(max_length=32, blank=True, default="", db_index=True)
     customer = models.CharField(max_length=128, blank=True, default="", db_index=True)
@@ -81,7 +102,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
         on_delete=models.SET_NULL,
         related_name="owned_cases",
     )
+    owner_group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sla_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
     occurrences = models.PositiveIntegerField(default=1)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -95,12 +120,22 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="exc_case_subject")]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="exc_case_subject"),
+            # The queue's default order and its keyset pages.
+            models.Index(fields=["-last_seen_at", "-id"], name="exc_case_queue_order"),
+            models.Index(fields=["kind", "state"], name="exc_case_kind_state"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["subject_type", "subject_id", "kind"],
-                condition=models.Q(state__in=["open", "acknowledged"]),
+                condition=models.Q(state__in=["open", "acknowledged"], cause_key=""),
                 name="exc_case_one_active_per_subject_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "cause_key"],
+                condition=models.Q(state__in=["open", "acknowledged"]) & ~models.Q(cause_key=""),
+                name="exc_case_one_active_per_cause",
             ),
             models.CheckConstraint(
                 condition=models.Q(severity__in=["low", "medium", "high", "critical"]),
@@ -121,6 +156,14 @@ class Case(ConcurrentTransitionMixin, models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.is_active and self.sla_due_at is not None and self.sla_due_at < timezone.now()
+
+    @property
+    def is_grouped(self) -> bool:
+        return bool(self.cause_key)
+
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)
 
     @transition(
         field=state,
@@ -185,3 +228,78 @@ class CaseComment(models.Model):
 
     def __str__(self) -> str:
         return f"comment #{self.pk} on case #{self.case_id}"
+
+
+class CaseItem(models.Model):
+    """One record a grouped case's cause blocks (a sync job waiting for a mapping rule).
+
+    Added by `case_open_or_bump(item=...)`; `cleared_at` is set when the record no longer
+    waits (it posted, it was cancelled), and the case resolves when none is left.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="items")
+    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    subject_id = models.CharField(max_length=128)
+    label = models.CharField(max_length=255, blank=True, default="")
+    value_amount = models.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, null=True, blank=True
+    )
+    currency = models.CharField(max_length=3, blank=True, default="")
+    # The item's own scope, by which a grouped case holds settlements (partners' holds).
+    customer = models.CharField(max_length=128, blank=True, default="")
+    period = models.CharField(max_length=7, blank=True, default="", help_text='"YYYY-MM"')
+    added_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="exc_item_subject"),
+            models.Index(fields=["case", "cleared_at"], name="exc_item_case_open"),
+            models.Index(fields=["customer"], name="exc_item_customer"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "subject_type", "subject_id"], name="exc_item_one_per_case"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.subject_id} on case #{self.case_id}"
+
+
+class CaseKindOwner(models.Model):
+    """Which group owns the cases of one kind: new cases are routed to it, and it is e-mailed
+    when one of them passes its SLA. Kinds without a row go to settings.CONCORD_CASE_DEFAULT_GROUP.
+    Edited by an admin (Django admin)."""
+
+    kind = models.CharField(max_length=64, unique=True, choices=CaseKind.choices)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+")
+
+    history = ConcordHistory()
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.group.name}"
+
+
+class SavedCaseFilter(models.Model):
+    """A named queue filter (its query string) one person saved for themselves."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_case_filters"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="exc_saved_filter_name_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

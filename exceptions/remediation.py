@@ -7,7 +7,10 @@ AppConfig.ready:
     register_remediation(FinanceEvent, FinanceEventRemediation())
 
 A provider lists the actions it offers on one subject for one user and performs one by key.
-The console and the API show only the actions whose permission the user holds.
+A provider for the subjects of cases grouped by cause (where the subject is what the cause
+hangs on and the blocked records are the case's items) also implements
+`case_actions(case, subject, user)` and `case_perform(case, subject, key, actor)`, used for
+those cases. The console and the API show only the actions whose permission the user holds.
 """
 
 from dataclasses import dataclass
@@ -55,6 +58,14 @@ def _provider_and_subject(case: Case) -> tuple[RemediationProvider | None, model
     return provider, case.subject
 
 
+def _offered(provider, case: Case, subject, user) -> list[RemediationAction]:
+    if case.cause_key:
+        if not hasattr(provider, "case_actions"):
+            return []
+        return provider.case_actions(case, subject, user)
+    return provider.actions(subject, user)
+
+
 def case_remediations(case: Case, user) -> list[RemediationAction]:
     """The fixes `user` may apply to `case` now; empty for a closed case or a gone subject."""
     if not case.is_active:
@@ -63,7 +74,9 @@ def case_remediations(case: Case, user) -> list[RemediationAction]:
     if provider is None or subject is None:
         return []
     return [
-        action for action in provider.actions(subject, user) if user.has_perm(action.permission)
+        action
+        for action in _offered(provider, case, subject, user)
+        if user.has_perm(action.permission)
     ]
 
 
@@ -76,7 +89,9 @@ def case_remediate(*, case: Case, key: str, actor) -> str:
     case (cases_resolve_for_subject) when the fix took.
     """
     provider, subject = _provider_and_subject(case) if case.is_active else (None, None)
-    offered = {a.key: a for a in provider.actions(subject, actor)} if subject is not None else {}
+    offered = (
+        {a.key: a for a in _offered(provider, case, subject, actor)} if subject is not None else {}
+    )
     action = offered.get(key)
     if action is None:
         raise RemediationError(
@@ -89,4 +104,6 @@ def case_remediate(*, case: Case, key: str, actor) -> str:
         raise RemediationError(
             f"you may not {action.label.lower()}", code="remediation_forbidden", status=403
         )
+    if case.cause_key:
+        return provider.case_perform(case, subject, key, actor)
     return provider.perform(subject, key, actor)

@@ -3,10 +3,12 @@
 from collections.abc import Iterable, Mapping
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import QueryDict
 
-from exceptions.filters import CaseFilterSet
-from exceptions.models import ACTIVE_STATES, Case, CaseComment
+from exceptions.filters import SLA_CHOICES, CaseFilterSet, sla_q
+from exceptions.kinds import CaseKind
+from exceptions.models import ACTIVE_STATES, Case, CaseComment, CaseItem, SavedCaseFilter
 from exceptions.services import subject_key
 
 
@@ -15,7 +17,7 @@ def case_list(*, filters: Mapping | None = None) -> QuerySet[Case]:
 
     `filters` are CaseFilterSet parameters (as in a query string); invalid values are ignored.
     """
-    queryset = Case.objects.select_related("subject_type", "owner")
+    queryset = Case.objects.select_related("subject_type", "owner", "owner_group")
     if filters:
         queryset = CaseFilterSet(filters, queryset=queryset).qs
     return queryset
@@ -60,3 +62,78 @@ def cases_blocking(
             who |= Q(partner=partner)
         queryset = queryset.filter(who)
     return queryset
+
+
+def case_item_subject_ids(case: Case, *, open_only: bool = True) -> list[str]:
+    """The subject ids of a grouped case's items (its blocked records), oldest first."""
+    items = case.items.order_by("added_at", "id")
+    if open_only:
+        items = items.filter(cleared_at__isnull=True)
+    return list(items.values_list("subject_id", flat=True))
+
+
+# What the counts at the top of the queue ignore of the current filter: the counts are the
+# choices of these filters themselves.
+_COUNT_IGNORES = ("kind", "sla", "overdue", "escalated", "sort", "cursor", "page_size")
+
+
+def case_counts(*, filters: Mapping | None = None) -> dict:
+    """Counts for the top of the queue, under the current filter (but its kind and SLA):
+    {"by_kind": [{"kind", "label", "count"}], "by_sla": {"breached", "due_soon", "on_time",
+    "escalated"}, "total"}. Of open/acknowledged cases unless the filter names states. Two
+    queries, whatever the number of cases."""
+    params = QueryDict(mutable=True)
+    for key in filters or {}:
+        if key not in _COUNT_IGNORES:
+            values = filters.getlist(key) if hasattr(filters, "getlist") else [filters[key]]
+            params.setlist(key, values)
+    queryset = Case.objects.all()
+    if params:
+        queryset = CaseFilterSet(params, queryset=queryset).qs
+    if not params.getlist("state"):
+        queryset = queryset.filter(state__in=ACTIVE_STATES)
+    by_kind = (
+        queryset.order_by().values("kind").annotate(count=Count("id")).order_by("-count", "kind")
+    )
+    sla = queryset.order_by().aggregate(
+        **{key: Count("id", filter=sla_q(key)) for key, _ in SLA_CHOICES},
+        escalated=Count("id", filter=Q(escalated_at__isnull=False)),
+        total=Count("id"),
+    )
+    labels = dict(CaseKind.choices)
+    return {
+        "by_kind": [
+            {"kind": row["kind"], "label": labels.get(row["kind"], row["kind"]), "count": n}
+            for row in by_kind
+            for n in (row["count"],)
+        ],
+        "by_sla": {key: sla[key] for key in (*(k for k, _ in SLA_CHOICES), "escalated")},
+        "total": sla["total"],
+    }
+
+
+def case_items(case: Case, *, limit: int = 100) -> list[CaseItem]:
+    """The first `limit` blocked records of a grouped case still blocked, oldest first."""
+    return list(
+        case.items.filter(cleared_at__isnull=True)
+        .select_related("subject_type")
+        .order_by("added_at", "id")[:limit]
+    )
+
+
+def case_item_totals(case: Case) -> list[dict]:
+    """What a grouped case blocks: [{"currency", "count", "value"}] of its open items (value
+    a Decimal, summed per currency, never across). One query."""
+    rows = (
+        case.items.filter(cleared_at__isnull=True)
+        .order_by()
+        .values("currency")
+        .annotate(count=Count("id"), value=Sum("value_amount"))
+        .order_by("currency")
+    )
+    return [dict(row) for row in rows]
+
+
+def saved_filters(user) -> QuerySet[SavedCaseFilter]:
+    """The queue filters `user` saved."""
+    return SavedCaseFilter.objects.filter(user=user).order_by("name", "id")

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from billing.awaiting import AWAITED_BY_REASON
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
 from billing.models import Customer, FinanceEvent, LegalEntity
@@ -77,4 +78,7 @@ def duplicate_record(kind: str, record_id: str, *, scope: dict) -> QuarantineErr
 
 
 def unknown(reason: str, kind: str, record_id: str, *, scope: dict) -> QuarantineError:
-    return QuarantineError(reason, f"no {kind} with id {record_id!r}", scope)
+    """The record (`kind`, `record_id`) is not in billing. For a customer, subscription,
+    invoice or payment the event waits for it (`awaits`): it may simply come later."""
+    awaits = (kind, record_id) if reason in AWAITED_BY_REASON else None
+    return QuarantineError(reason, f"no {kind} with id {record_id!r}", scope, awaits=awaits)

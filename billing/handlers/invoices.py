@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db.models import Exists
 
+from billing.awaiting import awaited, release_on_commit
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
 from billing.handlers import register
@@ -18,6 +19,7 @@ from billing.handlers.common import (
     unknown,
 )
 from billing.models import (
+    AwaitedKind,
     CreditNote,
     CreditNoteLine,
     FinanceEvent,
@@ -65,7 +67,11 @@ def invoice_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     data = envelope.data
     scope = {"entity": envelope.entity, "customer": data["customer_id"]}
     taken = Invoice.objects.filter(invoice_id=data["invoice_id"])
-    customer = customer_with_entity(data["customer_id"], invoice_taken=Exists(taken))
+    customer = customer_with_entity(
+        data["customer_id"],
+        invoice_taken=Exists(taken),
+        invoice_awaited=awaited(AwaitedKind.INVOICE, data["invoice_id"]),
+    )
     entity = entity_of(envelope, customer, scope=scope)
     if customer is None:
         raise unknown(
@@ -104,6 +110,8 @@ def invoice_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     InvoiceLine.objects.bulk_create(
         [InvoiceLine(invoice=invoice, **_line_values(line)) for line in data["lines"]]
     )
+    if customer.invoice_awaited:
+        release_on_commit([(AwaitedKind.INVOICE, invoice.invoice_id)])
     return {"invoice": invoice.invoice_id}
 
 

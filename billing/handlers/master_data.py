@@ -3,11 +3,12 @@
 (partner.upserted is applied by the partners app, which registers its own handler.)
 """
 
+from billing.awaiting import release_on_commit
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
 from billing.handlers import register
 from billing.handlers.common import entity_get, history_reason
-from billing.models import Customer, FinanceEvent
+from billing.models import AwaitedKind, AwaitedRecord, Customer, FinanceEvent
 from billing.schema import Envelope
 from config.history import stamp
 
@@ -23,7 +24,8 @@ def customer_upserted(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     scope = {"entity": envelope.entity, "customer": data["customer_id"]}
     entity = entity_get(envelope.entity, scope=scope)
     customer = Customer.objects.select_for_update().filter(customer_id=data["customer_id"]).first()
-    if customer is None:
+    created = customer is None
+    if created:
         customer = Customer(customer_id=data["customer_id"], entity=entity, event=event)
     elif customer.entity_id != entity.pk:
         raise QuarantineError(
@@ -40,4 +42,8 @@ def customer_upserted(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     customer.event = event
     stamp(customer, actor=actor, reason=history_reason(event))
     customer.save()
+    # Only a new customer can be awaited: one query, on creation only.
+    key = (AwaitedKind.CUSTOMER, customer.customer_id)
+    if created and AwaitedRecord.objects.filter(kind=key[0], record_id=key[1]).exists():
+        release_on_commit([key])
     return {"customer": customer.customer_id}

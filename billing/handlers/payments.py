@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db.models import Exists
 
+from billing.awaiting import awaited, release_on_commit
 from billing.choices import QuarantineReason
 from billing.errors import QuarantineError
 from billing.handlers import register
@@ -18,7 +19,7 @@ from billing.handlers.common import (
     unknown,
 )
 from billing.handlers.invoices import invoice_locked
-from billing.models import FinanceEvent, Invoice, Payment, PaymentAllocation, Refund
+from billing.models import AwaitedKind, FinanceEvent, Invoice, Payment, PaymentAllocation, Refund
 from billing.schema import Envelope
 from config.history import stamp
 from config.money import quantize
@@ -77,7 +78,11 @@ def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     data = envelope.data
     scope = {"entity": envelope.entity, "customer": data["customer_id"]}
     taken = Payment.objects.filter(payment_id=data["payment_id"])
-    customer = customer_with_entity(data["customer_id"], payment_taken=Exists(taken))
+    customer = customer_with_entity(
+        data["customer_id"],
+        payment_taken=Exists(taken),
+        payment_awaited=awaited(AwaitedKind.PAYMENT, data["payment_id"]),
+    )
     entity = entity_of(envelope, customer, scope=scope)
     if customer is None:
         raise unknown(
@@ -111,6 +116,8 @@ def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
         stamp(invoice, actor=actor, reason=reason)
         invoice.save(update_fields=["state", "paid_amount"])
         allocations[invoice.invoice_id] = str(quantize(share, payment.currency))
+    if customer.payment_awaited:
+        release_on_commit([(AwaitedKind.PAYMENT, payment.payment_id)])
     return {
         "payment": payment.payment_id,
         "allocations": allocations,

@@ -9,6 +9,7 @@ from decimal import Context
 
 from django.db.models import Exists
 
+from billing.awaiting import awaited, release_on_commit
 from billing.choices import QuarantineReason, SubscriptionState
 from billing.errors import QuarantineError
 from billing.handlers import register
@@ -19,7 +20,15 @@ from billing.handlers.common import (
     history_reason,
     unknown,
 )
-from billing.models import Customer, FinanceEvent, LegalEntity, Plan, Subscription, UsageRecord
+from billing.models import (
+    AwaitedKind,
+    Customer,
+    FinanceEvent,
+    LegalEntity,
+    Plan,
+    Subscription,
+    UsageRecord,
+)
 from billing.schema import Envelope
 from config.history import stamp
 from config.instances import build
@@ -70,7 +79,13 @@ def subscription_created(event: FinanceEvent, envelope: Envelope, actor) -> dict
     scope = {"entity": envelope.entity, "customer": data["customer_id"]}
     scope["partner"] = data["partner_id"] or ""
     entity_get(envelope.entity, scope=scope)
-    customer = Customer.objects.filter(customer_id=data["customer_id"]).first()
+    customer = (
+        Customer.objects.annotate(
+            subscription_awaited=awaited(AwaitedKind.SUBSCRIPTION, data["subscription_id"])
+        )
+        .filter(customer_id=data["customer_id"])
+        .first()
+    )
     if customer is None:
         raise unknown(
             QuarantineReason.UNKNOWN_CUSTOMER, "customer", data["customer_id"], scope=scope
@@ -99,6 +114,8 @@ def subscription_created(event: FinanceEvent, envelope: Envelope, actor) -> dict
     )
     stamp(subscription, actor=actor, reason=reason)
     subscription.save()
+    if customer.subscription_awaited:
+        release_on_commit([(AwaitedKind.SUBSCRIPTION, subscription.subscription_id)])
     return {"subscription": subscription.subscription_id, "plan": plan.plan_code}
 
 

@@ -9,6 +9,7 @@ One module per document family; every model is importable from here
 (`from billing.models import Invoice`), which is the path other apps use.
 """
 
+from billing.models.awaiting import AwaitedKind, AwaitedRecord
 from billing.models.customers import Customer, LegalEntity, Plan, Subscription, UsageRecord
 from billing.models.events import DuplicateDeliveryCount, FinanceEvent
 from billing.models.fields import ZERO
@@ -25,6 +26,8 @@ from billing.models.payments import Payment, PaymentAllocation, Refund
 
 __all__ = [
     "ZERO",
+    "AwaitedKind",
+    "AwaitedRecord",
     "CreditNote",
     "CreditNoteLine",
     "Customer",

@@ -22,6 +22,7 @@ from billing.handlers.common import history_reason
 from billing.models import FinanceEvent
 from billing.schema import Envelope, EventSchemaError, canonical_digest, validate_event
 from billing.services import bulk_write
+from billing.services.awaiting import awaiting_until, event_await, event_await_clear
 from billing.services.duplicates import duplicates_count
 from billing.signals import event_applied, outbox_wanted
 from config.correlation import get_correlation_id
@@ -175,20 +176,31 @@ def send_applied_on_commit(event: FinanceEvent) -> None:
     transaction.on_commit(partial(_send_applied, event))
 
 
-def _open_case(event: FinanceEvent, error: QuarantineError, actor):
+def _open_case(event: FinanceEvent, error: QuarantineError, actor, *, waiting=None):
     scope = error.scope
+    detail = {
+        "detail": error.detail,
+        "source": event.source,
+        "id": event.event_id,
+        "type": event.type,
+    }
+    what = QuarantineReason(error.reason).label
+    if waiting is not None:
+        # It needs nobody yet: it is applied when the record arrives, or escalates at `until`.
+        what = f"Waiting for {waiting.kind} {waiting.record_id}"
+        detail["waiting_for"] = {
+            "kind": waiting.kind,
+            "id": waiting.record_id,
+            "since": waiting.since.isoformat(),
+            "until": awaiting_until(waiting).isoformat(),
+        }
     return case_open_or_bump(
         subject=event,
         kind=error.reason,
         severity=SEVERITY_BY_REASON.get(error.reason, "medium"),
-        title=f"{QuarantineReason(error.reason).label}: {event.type} {event.source}/"
-        f"{event.event_id}",
-        detail={
-            "detail": error.detail,
-            "source": event.source,
-            "id": event.event_id,
-            "type": event.type,
-        },
+        title=f"{what}: {event.type} {event.source}/{event.event_id}",
+        detail=detail,
+        due_at=awaiting_until(waiting) if waiting is not None else None,
         entity=scope.get("entity", event.entity),
         customer=scope.get("customer", ""),
         partner=scope.get("partner", ""),
@@ -198,13 +210,21 @@ def _open_case(event: FinanceEvent, error: QuarantineError, actor):
 
 
 def event_apply(
-    *, event: FinanceEvent, envelope: Envelope, actor, notify: bool = True
+    *,
+    event: FinanceEvent,
+    envelope: Envelope,
+    actor,
+    notify: bool = True,
+    resolve_reason: str = "event replayed and applied",
 ) -> QuarantineError | None:
     """Run the event's handler in a savepoint and record the outcome on the (locked) event.
 
     received → applied | quarantined; quarantined → applied (replay) or stays quarantined
-    with its reason refreshed and its case bumped. Returns the QuarantineError, or None when
-    applied. Must run inside the caller's transaction.atomic. With notify=False the caller
+    with its reason refreshed and its case bumped. An event quarantined only because a
+    record it names has not arrived (QuarantineError.awaits) waits for it
+    (billing.services.awaiting); its case is due when the wait ends. Returns the
+    QuarantineError, or None when applied (its cases resolved with `resolve_reason` on a
+    replay). Must run inside the caller's transaction.atomic. With notify=False the caller
     sends `event_applied` itself (a batch sends one signal for all its events).
     """
     replaying = event.state == FinanceEventState.QUARANTINED
@@ -227,7 +247,8 @@ def event_apply(
                 reason=f"replay no longer fails for {previous_reason}",
                 kinds=[previous_reason],
             )
-        case = _open_case(event, error, actor)
+        waiting = event_await(event=event, awaits=error.awaits, replaying=replaying)
+        case = _open_case(event, error, actor, waiting=waiting)
         event.result = quarantined_result(event, case)
         verb = "still quarantined" if replaying else "quarantined"
         stamp(event, actor=actor, reason=f"{history_reason(event)}: {verb}, {error.reason}")
@@ -235,9 +256,8 @@ def event_apply(
         return error
     _record_applied(event, records, actor=actor, replaying=replaying)
     if replaying:
-        cases_resolve_for_subject(
-            subject=event, actor=actor_or_none(actor), reason="event replayed and applied"
-        )
+        event_await_clear(event=event)
+        cases_resolve_for_subject(subject=event, actor=actor_or_none(actor), reason=resolve_reason)
     if notify:
         send_applied_on_commit(event)
     return None
@@ -337,10 +357,13 @@ def _stored_envelope(event: FinanceEvent) -> Envelope:
         ) from None
 
 
-def event_replay(*, event: FinanceEvent, actor) -> FinanceEvent:
+def event_replay(
+    *, event: FinanceEvent, actor, reason: str = "event replayed and applied"
+) -> FinanceEvent:
     """Re-run a quarantined event's handler from its stored body.
 
-    Applied → `replay` transition, its cases resolved, `event_applied` on commit. Still not
+    Applied → `replay` transition, its cases resolved with `reason`, `event_applied` on
+    commit. Still not
     applicable → stays quarantined (reason refreshed, case bumped, both committed) and raises
     BillingError(code="still_quarantined") saying why. Idempotent on an applied event (returns
     it unchanged). Raises BillingError(code="not_replayable") for a discarded or received one.
@@ -354,7 +377,9 @@ def event_replay(*, event: FinanceEvent, actor) -> FinanceEvent:
                 f"event {event} is {event.state}; only a quarantined event can be replayed",
                 code="not_replayable",
             )
-        failure = event_apply(event=event, envelope=_stored_envelope(event), actor=actor)
+        failure = event_apply(
+            event=event, envelope=_stored_envelope(event), actor=actor, resolve_reason=reason
+        )
     if failure is not None:
         raise BillingError(
             f"event {event} is still quarantined: {failure.reason}: {failure.detail}",
@@ -411,6 +436,7 @@ def event_discard(*, event: FinanceEvent, actor, reason: str) -> FinanceEvent:
         event.result = {**event.result, "state": event.state}
         stamp(event, actor=actor, reason=f"{history_reason(event)}: discarded: {reason}")
         event.save()
+        event_await_clear(event=event)
         cases_resolve_for_subject(
             subject=event, actor=actor_or_none(actor), reason=f"event discarded: {reason}"
         )

@@ -309,6 +309,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStateEnum": "billing.choices.InvoiceState",
         "SyncJobStateEnum": "erp_sync.choices.SyncJobState",
         "CaseStateEnum": "exceptions.models.CaseState",
+        "CaseKindEnum": "exceptions.kinds.CaseKind",
         "AgreementStateEnum": "partners.choices.AgreementState",
         "SettlementStateEnum": "partners.choices.SettlementState",
         "ReconciliationRunStateEnum": "reconciliation.choices.RunState",
@@ -357,6 +358,17 @@ CONCORD_EVENT_BATCH_MAX = 1000
 CONCORD_API_KEY_CACHE_SECONDS = int(os.environ.get("CONCORD_API_KEY_CACHE_SECONDS", "5"))
 # SLA hours by case severity.
 CONCORD_CASE_SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+# Case escalations are e-mailed through Django's mail backend (console unless configured).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "concord@localhost")
+# The group a new case is routed to when its kind has no owner row (exceptions.CaseKindOwner,
+# edited by an admin); blank: none.
+CONCORD_CASE_DEFAULT_GROUP = os.environ.get("CONCORD_CASE_DEFAULT_GROUP", "finance_ops")
+# How long an event quarantined only because a record it names has not arrived yet waits for
+# it (re-applied automatically when it arrives); past this its case escalates.
+CONCORD_AWAIT_WINDOW_DAYS = env_int("CONCORD_AWAIT_WINDOW_DAYS", 7)
 # /metrics answers only `Authorization: Bearer <CONCORD_METRICS_TOKEN>` or a peer address in
 # CONCORD_METRICS_ALLOWED_IPS (comma-separated addresses or networks); else 403.
 CONCORD_METRICS_TOKEN = os.environ.get("CONCORD_METRICS_TOKEN", "")

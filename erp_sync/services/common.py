@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -21,7 +22,7 @@ from erp_sync.choices import SyncJobState
 from erp_sync.documents import document_from_json
 from erp_sync.errors import ErpSyncError
 from erp_sync.models import SyncJob
-from exceptions.services import case_open_or_bump, cases_resolve_for_subject
+from exceptions.services import BlockedRecord, case_open_or_bump, cases_resolve_for_subject
 
 logger = logging.getLogger("erp_sync.jobs")
 
@@ -51,7 +52,17 @@ ERP_STATUS_BY_STATE = {
 DATE_FIELDS = ("issue_date", "received_at", "issued_at", "approved_on", "effective_date")
 
 # Severity of the case each failure opens; anything else is high.
-CASE_SEVERITY = {"period_closed": "medium", "erp_unavailable": "high"}
+CASE_SEVERITY = {"closed_period": "medium", "erp_unavailable": "high"}
+
+# Failures whose cause is not the job itself but something many jobs share: one case per
+# cause, listing the jobs it blocks (DESIGN.md, Case). Other failures are the job's own.
+GROUPED_KINDS = ("mapping_missing", "closed_period", "erp_unavailable")
+
+# Where an event's data names its document's business number, and its value.
+NUMBER_FIELDS = (
+    "invoice_id", "credit_note_id", "payment_id", "refund_id", "settlement_id", "payout_id"
+)  # fmt: skip
+VALUE_FIELDS = ("total", "amount")
 
 
 class SyncJobError(ErpSyncError):
@@ -156,18 +167,84 @@ def case_scope(job: SyncJob) -> dict[str, str]:
     return {"entity": job.event.entity, "customer": customer, "period": period}
 
 
+def job_blocked_record(job: SyncJob, scope: dict[str, str]) -> BlockedRecord:
+    """The job as an item of a grouped case: its document named by its business number
+    ("invoice inv_1"), its value and currency, its customer and period."""
+    data = job.event.data if isinstance(job.event.body, dict) else {}
+    number = next((data[k] for k in NUMBER_FIELDS if data.get(k)), job.external_id)
+    value = next((data[k] for k in VALUE_FIELDS if data.get(k) not in (None, "")), None)
+    try:
+        amount = Decimal(str(value)) if value is not None else None
+    except ArithmeticError:
+        amount = None
+    return BlockedRecord(
+        subject=job,
+        label=f"{job.document_type.replace('_', ' ')} {number}",
+        value_amount=amount,
+        currency=str(data.get("currency") or ""),
+        customer=scope.get("customer", ""),
+        period=scope.get("period", ""),
+    )
+
+
+def _cause(job: SyncJob, kind: str, detail: dict, scope: dict) -> tuple[str, str] | None:
+    """(cause key, title in finance words) of a grouped failure; None for a job's own."""
+    connection = job.connection
+    if kind == "mapping_missing":
+        match = detail.get("match") or {}
+        entity = match.get("entity") or scope["entity"]
+        document_type = match.get("document_type") or job.document_type
+        family = match.get("product_family") or ""
+        account = match.get("account") or ""
+        key = f"{connection.pk}:{entity}:{document_type}:{family}:{account}"
+        what = f"{document_type.replace('_', ' ')} rule for {entity} / {family or 'any product'}"
+        title = f"No {what}" + (f" giving a {account}" if account else "")
+        return key, f"{title} ({connection.name})"
+    if kind == "closed_period":
+        period = scope["period"]
+        try:
+            month = dt.date.fromisoformat(f"{period}-01").strftime("%B %Y")
+        except ValueError:
+            month = period
+        return f"{connection.pk}:{period}", f"{scope['entity']} {month} closed in {connection.name}"
+    if kind == "erp_unavailable":
+        return str(connection.pk), f"ERP {connection.name} unavailable: documents not posted"
+    return None
+
+
 def job_case_open(
     job: SyncJob, *, kind: str, title: str, detail: dict | None = None, actor=None
 ) -> None:
-    """Open (or bump) the case of `kind` on `job`."""
+    """Open (or bump) the case of `kind` for `job`'s failure.
+
+    A failure in GROUPED_KINDS goes to the one case of its cause (on the job's connection),
+    with the job added to its blocked records; any other is a case on the job itself.
+    """
+    scope = case_scope(job)
+    cause = _cause(job, kind, detail or {}, scope) if kind in GROUPED_KINDS else None
+    if cause is None:
+        case_open_or_bump(
+            subject=job,
+            kind=kind,
+            severity=CASE_SEVERITY.get(kind, "high"),
+            title=title,
+            detail=detail,
+            actor=actor,
+            **scope,
+        )
+        return
+    cause_key, cause_title = cause
     case_open_or_bump(
-        subject=job,
+        subject=job.connection,
         kind=kind,
+        cause_key=cause_key,
         severity=CASE_SEVERITY.get(kind, "high"),
-        title=title,
-        detail=detail,
+        title=cause_title,
+        detail={**(detail or {}), "connection": job.connection.name, "last_job": title},
+        entity=scope["entity"],
+        period=scope["period"] if kind == "closed_period" else "",
+        item=job_blocked_record(job, scope),
         actor=actor,
-        **case_scope(job),
     )
 
 

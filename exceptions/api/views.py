@@ -9,8 +9,12 @@ from rest_framework.response import Response
 from exceptions import services
 from exceptions.api.serializers import (
     CaseAcknowledgeSerializer,
+    CaseAssignSerializer,
+    CaseBulkResultSerializer,
+    CaseBulkSerializer,
     CaseCommentCreateSerializer,
     CaseCommentSerializer,
+    CaseCountsSerializer,
     CaseDetailSerializer,
     CaseReasonSerializer,
     CaseRemediateResultSerializer,
@@ -19,19 +23,25 @@ from exceptions.api.serializers import (
 )
 from exceptions.filters import CaseFilterSet
 from exceptions.models import Case
+from exceptions.pagination import CaseKeysetPagination
 from exceptions.remediation import case_remediate
-from exceptions.selectors import case_get, case_list
+from exceptions.selectors import case_counts, case_get, case_list
 
 CHANGE = ("exceptions.change_case", "cases:write")
 
 
 class CaseViewSet(viewsets.ReadOnlyModelViewSet):
-    """Cases: list with filters, one in full (comments, history, fixes), commands as POSTs."""
+    """Cases: the queue (filters, `sort`, keyset pages), counts, one case in full (blocked
+    records, comments, history, fixes), commands as POSTs, one at a time or in bulk."""
 
     queryset = case_list()
     serializer_class = CaseSerializer
     filterset_class = CaseFilterSet
+    pagination_class = CaseKeysetPagination
     required_permissions = {
+        "counts": ("exceptions.view_case", "read"),
+        "bulk": CHANGE,
+        "assign": CHANGE,
         "acknowledge": CHANGE,
         "resolve": CHANGE,
         "dismiss": CHANGE,
@@ -93,3 +103,34 @@ class CaseViewSet(viewsets.ReadOnlyModelViewSet):
         case = self.get_object()
         message = case_remediate(case=case, key=data["action"], actor=request.user)
         return Response({"message": message, "case": self._detail(case)})
+
+    @extend_schema(responses=CaseCountsSerializer)
+    @action(detail=False, methods=["get"])
+    def counts(self, request):
+        """Counts per kind and per SLA state under the current filter (but its kind/SLA)."""
+        return Response(CaseCountsSerializer(case_counts(filters=request.query_params)).data)
+
+    @extend_schema(request=CaseBulkSerializer, responses=CaseBulkResultSerializer)
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Acknowledge, assign, resolve or dismiss many cases with one reason, in one
+        transaction, each audited."""
+        data = self._input(CaseBulkSerializer)
+        cases = Case.objects.filter(pk__in=data["ids"]).only("pk")
+        counts = services.cases_bulk_act(
+            cases=cases,
+            action=data["action"],
+            actor=request.user,
+            reason=data["reason"],
+            owner=data.get("owner"),
+        )
+        return Response(CaseBulkResultSerializer(counts).data)
+
+    @extend_schema(request=CaseAssignSerializer, responses=CaseDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        data = self._input(CaseAssignSerializer)
+        case = services.case_assign(
+            case=self.get_object(), actor=request.user, owner=data["owner"], reason=data["reason"]
+        )
+        return Response(self._detail(case))

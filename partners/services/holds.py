@@ -2,7 +2,8 @@
 
 A case blocks a settlement when it is open or acknowledged, names (in its `customer` scope)
 a customer attributed to the partner during the period or one the period's accruals came
-from, falls in one of the period's months (or names no period), and either is flagged
+from, falls in one of the period's months (or names no period) — for a case grouped by
+cause, one of its open blocked records does (exceptions.CaseItem) — and either is flagged
 `blocking` (dead ERP postings, high-severity cases) or is on a quarantined event.
 
 Chosen over a signal: exceptions sends none, and its services are called from many places.
@@ -19,7 +20,7 @@ from django.db.models import Q, QuerySet
 
 from billing.models import Customer, FinanceEvent
 from config.history import stamp
-from exceptions.models import ACTIVE_STATES, Case
+from exceptions.models import ACTIVE_STATES, Case, CaseItem
 from partners.choices import SettlementState
 from partners.models import Accrual, Attribution, Settlement
 from partners.services.periods import months_of
@@ -46,10 +47,18 @@ def blocking_cases(settlement: Settlement) -> QuerySet[Case]:
     """The open cases that hold `settlement` (see the module docstring)."""
     months = months_of(settlement.period_start, settlement.period_end)
     on_events = ContentType.objects.get_for_model(FinanceEvent)
+    customers = _customer_ids(settlement)
+    # A case grouped by cause holds through the blocked records it lists (their own scope).
+    items = CaseItem.objects.filter(
+        cleared_at__isnull=True, customer__in=customers, period__in=[*months, ""]
+    )
+    grouped = list(items.values_list("case_id", flat=True).distinct())
     return (
-        Case.objects.filter(state__in=ACTIVE_STATES, customer__in=_customer_ids(settlement))
+        Case.objects.filter(state__in=ACTIVE_STATES)
+        .filter(
+            Q(customer__in=customers, period__in=[*months, ""]) | Q(blocking=True, pk__in=grouped)
+        )
         .filter(Q(blocking=True) | Q(subject_type=on_events))
-        .filter(Q(period__in=months) | Q(period=""))
         .order_by("id")
     )
 

@@ -217,7 +217,10 @@ def _clock(field: models.Field) -> bool:
 
 def _scrub(value):
     """JSON with database ids (in answers and stored results) removed: a case's id, and a
-    write-off's (its row, with its invoice, is compared in the tables)."""
+    write-off's (its row, with its invoice, is compared in the tables); the clock times of a
+    waiting event's case (since, until) as flags."""
+    if isinstance(value, dict) and "since" in value and "until" in value:
+        return {k: (v is not None if k in ("since", "until") else v) for k, v in value.items()}
     if isinstance(value, dict):
         return {
             k: _scrub({x: y for x, y in v.items() if x != "id"} if k == "case" else v)

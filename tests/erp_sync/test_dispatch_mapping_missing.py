@@ -36,11 +36,33 @@ def test_dispatch_mapping_missing_dead_with_case(django_capture_on_commit_callba
     assert job.last_error_code == "mapping_missing"
     assert job.attempt_log.count() == 0  # nothing reached the ERP
     assert invoice.erp_status == ErpStatus.DEAD
-    case = Case.objects.get(kind="mapping_missing", subject_id=str(job.pk))
+    case = Case.objects.get(kind="mapping_missing")
     assert case.state == CaseState.OPEN
     assert case.entity == "US01"
-    assert case.customer == invoice.customer.customer_id
-    assert case.period == "2026-05"
+    assert case.subject == job.connection
+    [item] = case.items.all()
+    assert item.subject_id == str(job.pk)
+    assert item.label == f"invoice {invoice.invoice_id}"
+    assert item.value_amount == invoice.total_amount
+    assert item.customer == invoice.customer.customer_id
+    assert item.period == "2026-05"
+
+
+def test_many_jobs_blocked_by_one_missing_rule_are_one_case_with_count_and_value(
+    django_capture_on_commit_callbacks,
+):
+    _world_without_invoice_rule()
+    invoices = [make_invoice() for _ in range(4)]
+    for invoice in invoices:
+        dispatch(invoice.event, capture=django_capture_on_commit_callbacks)
+
+    case = Case.objects.get()
+    assert case.kind == "mapping_missing"
+    assert case.title.startswith("No invoice rule for US01 / ")
+    assert case.item_count == 4
+    assert case.items.count() == 4
+    assert sum(i.value_amount for i in case.items.all()) == sum(i.total_amount for i in invoices)
+    assert case.history.filter(history_change_reason__contains="(+ invoice").count() == 3
 
 
 def test_replay_after_rule_fixed_posts_once_and_resolves_case(
@@ -69,6 +91,11 @@ def test_replay_after_rule_fixed_posts_once_and_resolves_case(
         assert replay_row.history_user == person
         assert "rule added" in replay_row.history_change_reason
     assert not Case.objects.filter(kind="mapping_missing", state=CaseState.OPEN).exists()
+    case = Case.objects.get(kind="mapping_missing")
+    assert case.state == CaseState.RESOLVED
+    assert case.item_count == 0
+    assert not case.items.filter(cleared_at__isnull=True).exists()
+    assert case.history.filter(history_change_reason__contains="all blocked records").exists()
 
 
 def test_replay_while_rule_still_missing_stays_dead_and_bumps_case(

@@ -31,8 +31,11 @@ def test_closed_period_hold_policy_holds_with_case(django_capture_on_commit_call
     assert job.state == SyncJobState.HELD
     assert job.hold_reason == HoldReason.CLOSED_PERIOD
     assert invoice.erp_status == ErpStatus.HELD
-    case = Case.objects.get(kind="period_closed", subject_id=str(job.pk))
+    case = Case.objects.get(kind="closed_period", items__subject_id=str(job.pk))
     assert case.period == "2026-05"
+    assert case.subject == world["connection"]
+    assert case.item_count == 1
+    assert case.detail["policy"] == ClosedPeriodPolicy.HOLD
     assert not SandboxDocument.objects.exists()
 
 
@@ -65,4 +68,4 @@ def test_closed_period_next_month_closed_too_holds(django_capture_on_commit_call
     job.refresh_from_db()
     assert job.state == SyncJobState.HELD
     assert job.hold_reason == HoldReason.CLOSED_PERIOD
-    assert Case.objects.filter(kind="period_closed").count() == 1
+    assert Case.objects.filter(kind="closed_period").count() == 1

@@ -20,7 +20,7 @@ def test_list_as_auditor_returns_cases_with_pagination(api_for_role):
     response = api_for_role("auditor").get(URL)
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 1
+    assert len(body["results"]) == 1 and body["next"] is None
     row = body["results"][0]
     assert row["id"] == case.pk
     assert row["subject_type"] == "accounts.user"
@@ -93,7 +93,7 @@ def test_list_query_count_is_bounded(api_for_role, django_assert_max_num_queries
         CaseFactory(owner=UserFactory())
     with django_assert_max_num_queries(8):
         response = api.get(URL)
-    assert response.json()["count"] == 30
+    assert len(response.json()["results"]) == 30
 
 
 def test_retrieve_includes_comments_history_and_remediations(

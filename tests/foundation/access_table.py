@@ -70,6 +70,9 @@ API: dict[tuple[str, str], Rule] = {
     # exceptions
     ("GET", "/api/v1/cases/"): READ,
     ("GET", "/api/v1/cases/{id}/"): READ,
+    ("GET", "/api/v1/cases/counts/"): READ,
+    ("POST", "/api/v1/cases/bulk/"): api(FIN, "cases:write"),
+    ("POST", "/api/v1/cases/{id}/assign/"): api(FIN, "cases:write"),
     ("POST", "/api/v1/cases/{id}/acknowledge/"): api(FIN, "cases:write"),
     ("POST", "/api/v1/cases/{id}/comments/"): api(FIN | CHANNEL, "cases:write"),
     ("POST", "/api/v1/cases/{id}/dismiss/"): api(FIN, "cases:write"),
@@ -171,6 +174,10 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     # exceptions
     ("exceptions:case-list", "GET"): console(INTERNAL),
     ("exceptions:case-detail", "GET"): console(INTERNAL),
+    ("exceptions:case-bulk", "POST"): console(FIN),
+    ("exceptions:filter-save", "POST"): console(INTERNAL),
+    ("exceptions:filter-delete", "POST"): console(INTERNAL),
+    ("exceptions:case-assign", "POST"): console(FIN),
     ("exceptions:case-acknowledge", "POST"): console(FIN),
     ("exceptions:case-resolve", "POST"): console(FIN),
     ("exceptions:case-dismiss", "POST"): console(FIN),

@@ -47,6 +47,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.awaiting import CREATED_BY_TYPE, awaited_keys, release_on_commit
 from billing.errors import BillingError
 from billing.handlers.common import history_reason
 from billing.models import FinanceEvent
@@ -195,6 +196,19 @@ def _stored(keys: list[Key]) -> dict[Key, tuple[str, dict]]:
     }
 
 
+def _release_awaited(fast: list[Planned]) -> None:
+    """Let the events waiting for a record the fast path created go, once the batch commits:
+    one query for the whole batch (the per-item path's handlers see their own waiters)."""
+    created = []
+    for planned in fast:
+        creates = CREATED_BY_TYPE.get(planned.event.type)
+        if creates is not None:
+            kind, field = creates
+            created.append((kind, planned.item.envelope.data[field]))
+    if created:
+        release_on_commit(awaited_keys(created))
+
+
 def _send_all_applied(events: list[FinanceEvent]) -> None:
     if events:
         event_applied.send(sender=FinanceEvent, events=events)
@@ -287,7 +301,9 @@ class _Batch:
                 self.truth[item.key] = rows[item.key]
                 self._answer_duplicate(item)
         settle_payments([p for p in claimed if p.fast and p.fast[0] == "payment"])
-        applied = write_fast([p for p in claimed if p.fast is not None], self.actor)
+        fast = [p for p in claimed if p.fast is not None]
+        applied = write_fast(fast, self.actor)
+        _release_awaited(fast)
         for planned in claimed:
             if planned.fast is None:
                 failure = event_apply(

@@ -6,7 +6,7 @@ something real to triage:
 - DE01 has no invoice rule for the "support" product family: those invoices' jobs go dead
   with a `mapping_missing` case; adding the rule and replaying the blocked jobs fixes them.
 - UK01's sandbox has last month closed and the connection's policy is to hold: those jobs
-  wait, `held` with a `period_closed` case, for a person.
+  wait, `held` and listed on the one `closed_period` case of that period, for a person.
 Idempotent: what exists is left as it is.
 """
 

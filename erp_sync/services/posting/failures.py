@@ -170,10 +170,14 @@ def _on_period_closed(
     hold_locked(job, reason=HoldReason.CLOSED_PERIOD, actor=actor)
     job_case_open(
         job,
-        kind="period_closed",
+        kind="closed_period",
         title=f"{job.document_type} {job.external_id}: period {document.document_date:%Y-%m} "
         "is closed in the ERP",
-        detail={"error": error.message, "document_date": document.document_date.isoformat()},
+        detail={
+            "error": error.message,
+            "document_date": document.document_date.isoformat(),
+            "policy": connection.closed_period_policy,
+        },
         actor=actor,
     )
     return "held"
