@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0004_event_actor_without_constraint'),
-        ('partners', '0004_settlement_statement'),
+        ('partners', '0006_agreement_versions_from_a_date'),
     ]
 
     operations = [
