@@ -52,6 +52,23 @@ class CaseKind(models.TextChoices):
     RECONCILIATION_TAX_MISMATCH = "reconciliation_tax_mismatch", "Tax differs"
     RECONCILIATION_DUPLICATE_IN_ERP = "reconciliation_duplicate_in_erp", "Duplicate in the ERP"
     RECONCILIATION_STATUS_MISMATCH = "reconciliation_status_mismatch", "Status differs"
+    RECONCILIATION_USAGE_NOT_INVOICED = (
+        "reconciliation_usage_not_invoiced",
+        "Usage recorded, not invoiced",
+    )
+    RECONCILIATION_USAGE_NOT_RECORDED = (
+        "reconciliation_usage_not_recorded",
+        "Usage invoiced, not recorded",
+    )
+    RECONCILIATION_QUANTITY_MISMATCH = "reconciliation_quantity_mismatch", "Quantities differ"
+    RECONCILIATION_ACCRUAL_NOT_SETTLED = (
+        "reconciliation_accrual_not_settled",
+        "Partner accrual not settled",
+    )
+    RECONCILIATION_SETTLED_NOT_ACCRUED = (
+        "reconciliation_settled_not_accrued",
+        "Partner settlement line without its accrual",
+    )
 
 
 def kind_label(kind: str) -> str:

@@ -99,16 +99,16 @@ def test_case_of_a_quarantined_event_acknowledged_shows_its_new_state(
     page = logged_in_page("olivia", "finance_ops")
     page.locator("nav.nav a", has_text="Exceptions").click()
 
-    row = row_of(page, "case-table", "unknown_customer")
+    row = row_of(page, "case-table", "Unknown customer")
     assert row.count() == 1
     assert row.locator(".badge").first.inner_text() == "Open"
-    row.locator("td").first.get_by_role("link").click()
+    row.get_by_role("link").first.click()
     assert page.locator("h1").inner_text().startswith("Case #")
 
     page.get_by_role("button", name="Acknowledge").click()
     page.wait_for_load_state()
     page.locator("nav.nav a", has_text="Exceptions").click()
 
-    assert row_of(page, "case-table", "unknown_customer").locator(".badge").first.inner_text() == (
+    assert row_of(page, "case-table", "Unknown customer").locator(".badge").first.inner_text() == (
         "Acknowledged"
     )

@@ -278,7 +278,7 @@ def test_console_grouped_case_lists_its_blocked_records_with_their_value(ops_cli
     html = ops_client.get(reverse("exceptions:case-detail", args=[case.pk])).content.decode()
 
     assert "Blocked records: 2" in html
-    assert "2 worth 1349.50 EUR" in html
+    assert "2 worth 1,349.50 EUR" in html
     assert "invoice inv_0" in html and "invoice inv_1" in html
 
 
