@@ -12,6 +12,7 @@ from erp_sync.models import SyncJob
 from erp_sync.services.common import backoff_seconds
 from erp_sync.services.posting import job_post
 from exceptions.models import Case
+from exceptions.selectors import case_item_subject_ids
 from tests.erp_sync.factories import make_invoice
 from tests.erp_sync.job_helpers import (
     SLOW_RETRY,
@@ -87,8 +88,10 @@ def test_post_attempts_exhausted_dead_with_case(django_capture_on_commit_callbac
     assert job.last_error_code == "erp_unavailable"
     assert job.attempt_log.count() == 3
     assert invoice.erp_status == ErpStatus.DEAD
-    case = Case.objects.get(kind="erp_unavailable", subject_id=str(job.pk))
+    # One case for the cause (the ERP of this connection unavailable), the job among its items.
+    case = Case.objects.get(kind="erp_unavailable", cause_key=str(world["connection"].pk))
     assert case.entity == world["entity"].code
+    assert str(job.pk) in {str(pk) for pk in case_item_subject_ids(case)}
 
 
 def test_backoff_honours_retry_after_and_cap():
