@@ -10,6 +10,7 @@ from billing.choices import (
     SubscriptionState,
 )
 from billing.models import CreditNote, Customer, FinanceEvent, Invoice, Payment, Subscription
+from config.filters import DateTimeFilter
 
 
 class FinanceEventFilterSet(filters.FilterSet):
@@ -19,7 +20,8 @@ class FinanceEventFilterSet(filters.FilterSet):
     entity = filters.CharFilter()
     quarantine_reason = filters.ChoiceFilter(choices=QuarantineReason.choices)
     correlation_id = filters.CharFilter()
-    received_at = filters.IsoDateTimeFromToRangeFilter()
+    received_at_after = DateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_at_before = DateTimeFilter(field_name="received_at", lookup_expr="lte")
 
     class Meta:
         model = FinanceEvent
@@ -68,7 +70,8 @@ class PaymentFilterSet(filters.FilterSet):
     customer = filters.CharFilter(field_name="customer__customer_id")
     erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices)
     currency = filters.CharFilter()
-    received_at = filters.IsoDateTimeFromToRangeFilter()
+    received_at_after = DateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_at_before = DateTimeFilter(field_name="received_at", lookup_expr="lte")
 
     class Meta:
         model = Payment

@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.filters import DateTimeFilter
 from erp_sync.choices import AdapterKind, CircuitState, DocumentType, HoldReason, SyncJobState
 from erp_sync.models import Connection, MappingRule, SyncJob
 
@@ -57,8 +58,8 @@ class SyncJobFilterSet(django_filters.FilterSet):
     hold_reason = django_filters.ChoiceFilter(choices=HoldReason.choices)
     last_error_code = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
     older_than_minutes = django_filters.NumberFilter(
         # At most ten years: a larger value would overflow the date arithmetic.
         method="filter_older_than",

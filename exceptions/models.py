@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 
 
 class CaseState(models.TextChoices):
@@ -90,6 +90,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     blocking = models.BooleanField(
         default=False, help_text="Holds settlements of its scope while open or acknowledged."
     )
+
+    objects = AuditedManager()
 
     history = ConcordHistory()
 
@@ -177,6 +179,8 @@ class CaseComment(models.Model):
     )
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedManager()
 
     history = ConcordHistory()
 

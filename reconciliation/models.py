@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from reconciliation.choices import (
     ACTIVE_RUN_STATES,
@@ -68,6 +68,7 @@ class ReconciliationRun(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -136,6 +137,7 @@ class CurrencyTolerance(models.Model):
 
     currency = models.CharField(max_length=3, unique=True)
     tolerance_amount = amount_field()
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -328,6 +330,7 @@ class Break(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
