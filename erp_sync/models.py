@@ -88,6 +88,11 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(max_concurrency__gte=1), name="erp_connection_concurrency_positive"
             ),
+            # Tryton numbers its documents under one lock: a second poster only waits (503).
+            models.CheckConstraint(
+                condition=~Q(adapter_kind="tryton") | Q(max_concurrency=1),
+                name="erp_connection_tryton_single_poster",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -158,9 +158,9 @@ def test_bulk_update_on_audited_model_writes_history(model):
         changed = model.objects.filter(pk__in=pks).update(**{name: value})
 
     assert changed == len(rows)
-    written = model.history.filter(**{f"{model._meta.pk.attname}__in": pks}).order_by(
-        "history_id"
-    )[before:]
+    written = model.history.filter(**{f"{model._meta.pk.attname}__in": pks}).order_by("history_id")[
+        before:
+    ]
     assert [(row.history_type, getattr(row, name)) for row in written] == [("~", value)] * len(rows)
     assert {row.history_change_reason for row in written} == {f"bulk update: {name}"}
 
