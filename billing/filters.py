@@ -11,6 +11,7 @@ from billing.choices import (
 )
 from billing.models import CreditNote, Customer, FinanceEvent, Invoice, Payment, Subscription
 from config.filter_widgets import date_range
+from config.filters import DateTimeFilter
 
 
 class FinanceEventFilterSet(filters.FilterSet):
@@ -22,8 +23,11 @@ class FinanceEventFilterSet(filters.FilterSet):
         choices=QuarantineReason.choices, label="Quarantine reason"
     )
     correlation_id = filters.CharFilter(label="Correlation id")
-    received_at = filters.IsoDateTimeFromToRangeFilter(
-        label="Received", widget=date_range("Received", placeholder="2026-05-14T00:00Z")
+    received_at_after = DateTimeFilter(
+        field_name="received_at", lookup_expr="gte", label="Received from"
+    )
+    received_at_before = DateTimeFilter(
+        field_name="received_at", lookup_expr="lte", label="Received until"
     )
 
     class Meta:
@@ -77,8 +81,11 @@ class PaymentFilterSet(filters.FilterSet):
     customer = filters.CharFilter(field_name="customer__customer_id", label="Customer")
     erp_status = filters.MultipleChoiceFilter(choices=ErpStatus.choices, label="ERP status")
     currency = filters.CharFilter()
-    received_at = filters.IsoDateTimeFromToRangeFilter(
-        label="Received", widget=date_range("Received", placeholder="2026-05-14T00:00Z")
+    received_at_after = DateTimeFilter(
+        field_name="received_at", lookup_expr="gte", label="Received from"
+    )
+    received_at_before = DateTimeFilter(
+        field_name="received_at", lookup_expr="lte", label="Received until"
     )
 
     class Meta:

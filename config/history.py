@@ -1,12 +1,19 @@
 """Audit history conventions (django-simple-history).
 
-Every audited model declares `history = ConcordHistory()`. Each history row carries the
-actor (`history_user`), the reason (`history_change_reason`) and the correlation id of the
-request or task that made the change. Services stamp the actor and reason explicitly with
-`stamp()`; API clients and Celery tasks act through their own service users.
+Every audited model declares `history = ConcordHistory()` and `objects = AuditedManager()`.
+Each history row carries the actor (`history_user`), the reason (`history_change_reason`)
+and the correlation id of the request or task that made the change. Services stamp the actor
+and reason explicitly with `stamp()`; API clients and Celery tasks act through their own
+service users.
+
+A bulk `QuerySet.update()` skips `save()` and so simple_history's signals: on an audited
+model `AuditedQuerySet.update()` writes the "~" history rows itself, in the same
+transaction. Only the bookkeeping columns a model lists in `history_untracked_fields`
+(an outbox marker, a failure counter) may be bulk-updated without a history row. The fast
+paths of `billing.services.bulk_write` write their own history rows and do not come here.
 """
 
-from django.db import models
+from django.db import models, transaction
 from django.dispatch import receiver
 from simple_history.manager import HistoryManager
 from simple_history.models import HistoricalRecords
@@ -48,6 +55,47 @@ def ConcordHistory(**kwargs) -> HistoricalRecords:
     kwargs.setdefault("bases", [CorrelatedHistoricalModel])
     kwargs.setdefault("history_manager", ConcordHistoryManager)
     return HistoricalRecords(**kwargs)
+
+
+class AuditedQuerySet(models.QuerySet):
+    """The queryset of an audited model: a bulk update writes history (see the module)."""
+
+    def update(self, **kwargs) -> int:
+        """Update the matching rows and write one "~" history row per row changed.
+
+        The rows are locked and read by primary key first, so a row that starts matching
+        meanwhile is neither updated nor missed; the history rows are read back after the
+        update (values computed by F() expressions included). An update of
+        `history_untracked_fields` alone writes no history. Two more queries than Django's.
+        """
+        untracked = set(getattr(self.model, "history_untracked_fields", ()))
+        if set(kwargs) <= untracked:
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            pks = list(
+                self.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True)
+            )
+            if not pks:
+                return 0
+            changed = super(AuditedQuerySet, self.filter(pk__in=pks)).update(**kwargs)
+            rows = list(self.model._base_manager.using(self.db).filter(pk__in=pks).order_by("pk"))
+            history = self.model.history
+            tracked = {field.attname for field in history.model.tracked_fields}
+            history.bulk_history_create(
+                rows,
+                update=True,
+                default_change_reason=f"bulk update: {', '.join(sorted(kwargs))}"[:100],
+                # A model that tracks its own correlation_id keeps it (as history_insert does).
+                custom_historical_attrs={
+                    name: value for name, value in history_attrs().items() if name not in tracked
+                },
+            )
+        return changed
+
+    update.alters_data = True
+
+
+AuditedManager = models.Manager.from_queryset(AuditedQuerySet, "AuditedManager")
 
 
 def stamp(obj: models.Model, *, actor, reason: str) -> models.Model:

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from erp_sync.choices import BulkActionKind, BulkActionState
 
 
@@ -36,7 +36,10 @@ class SyncJobBulkAction(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     counts = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
+    # The progress the task records after each chunk: its completion writes the history row.
+    history_untracked_fields = frozenset({"done", "counts"})
 
     class Meta:
         ordering = ["-id"]

@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.filters import DateTimeFilter
 from erp_sync.choices import AdapterKind, CircuitState, DocumentType, HoldReason, SyncJobState
 from erp_sync.models import Connection, MappingRule, SyncJob
 
@@ -57,10 +58,8 @@ class SyncJobFilterSet(django_filters.FilterSet):
     hold_reason = django_filters.ChoiceFilter(choices=HoldReason.choices)
     last_error_code = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", label="Created from"
-    )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte", label="Created from")
+    created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Created before"
     )
     older_than_minutes = django_filters.NumberFilter(

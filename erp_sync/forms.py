@@ -6,7 +6,7 @@ import json
 
 from django import forms
 
-from erp_sync.choices import DocumentType
+from erp_sync.choices import AdapterKind, ClosedPeriodPolicy, DocumentType
 
 # --- rules and connections ----------------------------------------------------------------
 
@@ -56,6 +56,61 @@ class MappingPreviewForm(forms.Form):
         elif not (cleaned.get("source") and cleaned.get("event_id")):
             raise forms.ValidationError("paste an event, or give the source and id of one")
         return cleaned
+
+
+class ConnectionForm(forms.Form):
+    """Create or change an ERP connection (the entity only on create)."""
+
+    name = forms.CharField(max_length=100)
+    entity = forms.CharField(max_length=16, label="Legal entity (code)")
+    adapter_kind = forms.ChoiceField(label="Kind", choices=AdapterKind.choices)
+    settings = forms.CharField(
+        label="Settings (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text='e.g. {"url": "https://erp.example.com", "database": "acme", '
+        '"login": "concord"}. No secrets here.',
+    )
+    secret_env = forms.CharField(
+        label="Secret from environment variable",
+        max_length=100,
+        required=False,
+        help_text="The NAME of a CONCORD_ERP_* variable holding the password or token.",
+    )
+    is_active = forms.BooleanField(label="Active", required=False, initial=True)
+    max_concurrency = forms.IntegerField(
+        label="Max concurrency",
+        min_value=1,
+        max_value=32767,
+        initial=1,
+        help_text="Documents posted at once. A Tryton connection posts one at a time: 1.",
+    )
+    failure_threshold = forms.IntegerField(
+        label="Failures before the circuit opens", min_value=1, max_value=1000, initial=5
+    )
+    open_cooldown_seconds = forms.IntegerField(
+        label="Cooldown of an open circuit (seconds)", min_value=1, max_value=604_800, initial=60
+    )
+    closed_period_policy = forms.ChoiceField(
+        label="Posting dated in a closed period", choices=ClosedPeriodPolicy.choices
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["entity"]
+
+    def clean_settings(self) -> dict:
+        text = (self.cleaned_data.get("settings") or "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"the settings are not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("the settings must be a JSON object")
+        return value
 
 
 class ConnectionPauseForm(forms.Form):

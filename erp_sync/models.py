@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from erp_sync.choices import (
     AdapterKind,
@@ -69,6 +69,12 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    objects = AuditedManager()
+    # Failure counters, bulk-set without a history row (services/circuit.py); a trip or a
+    # recovery is a transition and saved with history.
+    history_untracked_fields = frozenset(
+        {"consecutive_failures", "last_error", "last_error_at", "last_success_at"}
+    )
     history = ConcordHistory()
 
     class Meta:
@@ -81,6 +87,11 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(max_concurrency__gte=1), name="erp_connection_concurrency_positive"
+            ),
+            # Tryton numbers its documents under one lock: a second poster only waits (503).
+            models.CheckConstraint(
+                condition=~Q(adapter_kind="tryton") | Q(max_concurrency=1),
+                name="erp_connection_tryton_single_poster",
             ),
         ]
 
@@ -133,6 +144,7 @@ class MaintenanceWindow(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=300, blank=True, default="")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -187,6 +199,7 @@ class MappingRule(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -246,6 +259,7 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = AuditedManager()
     history = ConcordHistory(excluded_fields=["document"])
 
     class Meta:

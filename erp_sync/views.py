@@ -6,6 +6,8 @@ page, never as a 500. Sync-job pages live in job_views.py.
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404
@@ -16,6 +18,7 @@ from config.console import filtered_page, get_or_404, history_entries
 from config.errors import DomainError
 from erp_sync.filters import ConnectionFilterSet, MappingRuleFilterSet
 from erp_sync.forms import (
+    ConnectionForm,
     ConnectionPauseForm,
     MaintenanceWindowForm,
     MappingPreviewForm,
@@ -164,6 +167,57 @@ def connection_detail_view(request, pk: int):
             "can_change": request.user.has_perm("erp_sync.change_connection"),
             "history": history_entries(connection),
         },
+    )
+
+
+def _save_connection(request, form, save):
+    """Run `save(data)`; a refusal is shown beside its field (or above the form)."""
+    if not form.is_valid():
+        return None
+    try:
+        connection = save(form.cleaned_data)
+    except DomainError as refused:
+        field = refused.field if refused.field in form.fields else None
+        form.add_error(field, refused.message)
+        return None
+    messages.success(request, f"Connection {connection.name} saved.")
+    return redirect("erp_sync:connection-detail", pk=connection.pk)
+
+
+@login_required
+@permission_required("erp_sync.add_connection", raise_exception=True)
+def connection_create_view(request):
+    form = ConnectionForm(request.POST or None)
+    if request.method == "POST":
+        done = _save_connection(
+            request,
+            form,
+            lambda data: connection_services.connection_create(data=data, actor=request.user),
+        )
+        if done is not None:
+            return done
+    return render(request, "erp_sync/connection_form.html", {"form": form, "connection": None})
+
+
+@login_required
+@permission_required("erp_sync.change_connection", raise_exception=True)
+def connection_edit_view(request, pk: int):
+    connection = _connection_or_404(pk)
+    initial = {name: getattr(connection, name) for name in connection_services.EDITABLE_FIELDS}
+    initial["settings"] = json.dumps(connection.settings, indent=2)
+    form = ConnectionForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST":
+        done = _save_connection(
+            request,
+            form,
+            lambda data: connection_services.connection_update(
+                connection=connection, data=data, actor=request.user
+            ),
+        )
+        if done is not None:
+            return done
+    return render(
+        request, "erp_sync/connection_form.html", {"form": form, "connection": connection}
     )
 
 

@@ -25,7 +25,7 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from exceptions.kinds import CaseKind, kind_label
 
@@ -115,6 +115,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     blocking = models.BooleanField(
         default=False, help_text="Holds settlements of its scope while open or acknowledged."
     )
+
+    objects = AuditedManager()
 
     history = ConcordHistory()
 
@@ -221,6 +223,8 @@ class CaseComment(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = AuditedManager()
+
     history = ConcordHistory()
 
     class Meta:
@@ -276,6 +280,7 @@ class CaseKindOwner(models.Model):
     kind = models.CharField(max_length=64, unique=True, choices=CaseKind.choices)
     group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+")
 
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from config.money import (
     AMOUNT_DECIMAL_PLACES,
     AMOUNT_MAX_DIGITS,
@@ -74,6 +74,7 @@ class ReconciliationRun(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -147,6 +148,7 @@ class CurrencyTolerance(models.Model):
 
     currency = models.CharField(max_length=3, unique=True)
     tolerance_amount = amount_field()
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -383,6 +385,7 @@ class Break(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

@@ -7,7 +7,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMMod
 from billing.choices import BillingInterval, SubscriptionState
 from billing.models.events import FinanceEvent
 from billing.models.fields import amount_field, currency_field, rate_field
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 
 
 class LegalEntity(models.Model):
@@ -19,6 +19,7 @@ class LegalEntity(models.Model):
     country = models.CharField(max_length=2)
     # Books are closed through this date: events dated on or before it are quarantined.
     closed_through = models.DateField(null=True, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -38,6 +39,7 @@ class Customer(models.Model):
     region = models.CharField(max_length=64, blank=True, default="")
     tax_id = models.CharField(max_length=64, blank=True, default="")
     event = models.ForeignKey(FinanceEvent, null=True, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -52,6 +54,7 @@ class Plan(models.Model):
 
     plan_code = models.CharField(max_length=100, unique=True)
     product_family = models.CharField(max_length=100)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     def __str__(self) -> str:
@@ -78,6 +81,7 @@ class Subscription(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         choices=SubscriptionState.choices, default=SubscriptionState.ACTIVE, protected=True
     )
     event = models.ForeignKey(FinanceEvent, null=True, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

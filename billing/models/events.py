@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.choices import FinanceEventState
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from config.indexes import BrinOrBtreeIndex
 
 
@@ -57,6 +57,9 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     # The log is append-only and written at thousands of rows a second: every index is paid
     # per event, so only the lookups the API and console make are indexed (see Meta), and the
     # history copies none of them but the event's id.
+    objects = AuditedManager()
+    # The outbox marker is bookkeeping, bulk-set without a history row (event_mark_dispatched).
+    history_untracked_fields = frozenset({"dispatched_at"})
     history = ConcordHistory(
         excluded_fields=["body", "result"],
         no_db_index=["type", "entity", "received_at", "received_by"],

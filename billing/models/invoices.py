@@ -12,7 +12,7 @@ from billing.choices import ErpStatus, InvoiceState
 from billing.models.customers import Customer, LegalEntity, Subscription
 from billing.models.events import FinanceEvent
 from billing.models.fields import adds_up, amount_field, currency_field, rate_field
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from config.money import AMOUNT_DECIMAL_PLACES
 
 
@@ -52,6 +52,7 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, ErpTracked):
     written_off_amount = amount_field()
     state = FSMField(choices=InvoiceState.choices, default=InvoiceState.ISSUED, protected=True)
     event = models.ForeignKey(FinanceEvent, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -166,6 +167,7 @@ class CreditNote(ErpTracked):
     total_amount = amount_field()
     reason = models.CharField(max_length=300)
     event = models.ForeignKey(FinanceEvent, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -201,6 +203,7 @@ class WriteOff(ErpTracked):
     currency = currency_field()
     reason = models.CharField(max_length=300)
     event = models.ForeignKey(FinanceEvent, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

@@ -9,7 +9,7 @@ from billing.models.customers import Customer, LegalEntity
 from billing.models.events import FinanceEvent
 from billing.models.fields import amount_field, currency_field
 from billing.models.invoices import ErpTracked, Invoice
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 
 
 class Payment(ErpTracked):
@@ -25,6 +25,7 @@ class Payment(ErpTracked):
     allocated_amount = amount_field()
     refunded_amount = amount_field()
     event = models.ForeignKey(FinanceEvent, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -55,6 +56,7 @@ class PaymentAllocation(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="allocations")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
     amount = amount_field()
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -71,6 +73,7 @@ class Refund(ErpTracked):
     currency = currency_field()
     issued_at = models.DateTimeField()
     event = models.ForeignKey(FinanceEvent, on_delete=models.PROTECT, related_name="+")
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from erp_sync.choices import DocumentType
+from erp_sync.choices import AdapterKind, ClosedPeriodPolicy, DocumentType
 from erp_sync.models import Connection, MaintenanceWindow, MappingRule, validate_secret_env
 from erp_sync.selectors import connection_in_flight
 from erp_sync.services.connections import SECRET_KEY_RE
@@ -186,6 +186,35 @@ class ConnectionDetailSerializer(ConnectionSerializer):
     class Meta(ConnectionSerializer.Meta):
         fields = [*ConnectionSerializer.Meta.fields, "maintenance_windows"]
         read_only_fields = fields
+
+
+class ConnectionWriteSerializer(serializers.Serializer):
+    """The shape of a connection create (POST) or change (PUT/PATCH); the service decides.
+
+    A Tryton connection's max_concurrency is 1 (its default; more is a 400). `secret_env`
+    names a CONCORD_ERP_* environment variable; settings never hold a secret.
+    """
+
+    name = serializers.CharField(max_length=100)
+    entity = serializers.CharField(max_length=16, help_text="Legal entity code (create only).")
+    adapter_kind = serializers.ChoiceField(choices=AdapterKind.choices)
+    settings = serializers.DictField(required=False)
+    secret_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+    max_concurrency = serializers.IntegerField(min_value=1, max_value=32767, required=False)
+    failure_threshold = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    open_cooldown_seconds = serializers.IntegerField(
+        min_value=1, max_value=86_400 * 7, required=False
+    )
+    closed_period_policy = serializers.ChoiceField(
+        choices=ClosedPeriodPolicy.choices, required=False
+    )
+
+
+class ConnectionUpdateSerializer(ConnectionWriteSerializer):
+    """A change: the entity of a connection is fixed."""
+
+    entity = None
 
 
 class ConnectionPauseSerializer(serializers.Serializer):

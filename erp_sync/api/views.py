@@ -16,6 +16,8 @@ from erp_sync.api.serializers import (
     ConnectionPauseSerializer,
     ConnectionResumeSerializer,
     ConnectionSerializer,
+    ConnectionUpdateSerializer,
+    ConnectionWriteSerializer,
     HealthSerializer,
     MaintenanceWindowInputSerializer,
     MaintenanceWindowSerializer,
@@ -35,6 +37,7 @@ from erp_sync.services import rules as rule_services
 
 RULE_ADD = ("erp_sync.add_mappingrule", "mapping:write")
 RULE_CHANGE = ("erp_sync.change_mappingrule", "mapping:write")
+CONNECTION_ADD = ("erp_sync.add_connection", "sync:write")
 CONNECTION_CHANGE = ("erp_sync.change_connection", "sync:write")
 
 
@@ -103,12 +106,16 @@ class MappingRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 
 class ConnectionViewSet(viewsets.ReadOnlyModelViewSet):
-    """ERP connections with their circuit state; pause/resume and maintenance windows."""
+    """ERP connections with their circuit state: create and change them (`sync:write`),
+    test them (`health`), pause/resume, maintenance windows."""
 
     queryset = connection_list()
     serializer_class = ConnectionSerializer
     filterset_class = ConnectionFilterSet
     required_permissions = {
+        "create": CONNECTION_ADD,
+        "update": CONNECTION_CHANGE,
+        "partial_update": CONNECTION_CHANGE,
         "pause": CONNECTION_CHANGE,
         "resume": CONNECTION_CHANGE,
         "maintenance_windows": CONNECTION_CHANGE,
@@ -121,6 +128,28 @@ class ConnectionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=ConnectionDetailSerializer)
     def retrieve(self, request, pk=None):
         return Response(self._detail(self.get_object()))
+
+    @extend_schema(request=ConnectionWriteSerializer, responses={201: ConnectionDetailSerializer})
+    def create(self, request):
+        data = _input(ConnectionWriteSerializer, request.data)
+        connection = connection_services.connection_create(data=data, actor=request.user)
+        return Response(self._detail(connection), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ConnectionUpdateSerializer, responses=ConnectionDetailSerializer)
+    def update(self, request, pk=None):
+        data = _input(ConnectionUpdateSerializer, request.data)
+        connection = connection_services.connection_update(
+            connection=self.get_object(), data=data, actor=request.user
+        )
+        return Response(self._detail(connection))
+
+    @extend_schema(request=ConnectionUpdateSerializer, responses=ConnectionDetailSerializer)
+    def partial_update(self, request, pk=None):
+        data = _input(ConnectionUpdateSerializer, request.data, partial=True)
+        connection = connection_services.connection_update(
+            connection=self.get_object(), data=data, actor=request.user
+        )
+        return Response(self._detail(connection))
 
     @extend_schema(responses=HealthSerializer)
     @action(detail=True, methods=["get"])

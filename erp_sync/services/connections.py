@@ -45,11 +45,20 @@ EDITABLE_FIELDS = (
     "closed_period_policy",
 )
 _RATES = ("error_rate", "rate_429", "drop_after_commit_rate")
+# Adapter kinds whose ERP takes one poster at a time (Tryton's numbering lock answers a
+# second concurrent poster 503): their max concurrency is 1, here and in a check constraint.
+SINGLE_POSTER_KINDS = frozenset({AdapterKind.TRYTON})
+_POSITIVE_INTEGERS = {
+    "max_concurrency": 32767,
+    "failure_threshold": 1000,
+    "open_cooldown_seconds": 86_400 * 7,
+}
 
 
 def connection_create(*, data: dict[str, Any], actor) -> Connection:
     """A new connection for `data["entity"]` (a LegalEntity or its code).
 
+    A Tryton connection's max concurrency is 1 (the default for it; more is refused).
     Raises SecretInSettingsError, ConnectionSettingsError.
     """
     fields = _clean(data)
@@ -58,7 +67,14 @@ def connection_create(*, data: dict[str, Any], actor) -> Connection:
         entity = LegalEntity.objects.filter(code=entity).first()
         if entity is None:
             raise ConnectionSettingsError(f"no legal entity {data.get('entity')!r}", field="entity")
+    if "name" not in fields:
+        raise ConnectionSettingsError("a name is required", field="name")
+    if fields.get("adapter_kind") in SINGLE_POSTER_KINDS:
+        fields.setdefault("max_concurrency", 1)
     connection = Connection(entity=entity, **fields)
+    _check_concurrency(connection.adapter_kind, connection.max_concurrency)
+    _check_name_free(connection)
+    _check_one_active(connection)
     with transaction.atomic():
         stamp(connection, actor=actor, reason="connection created")
         connection.save()
@@ -66,7 +82,11 @@ def connection_create(*, data: dict[str, Any], actor) -> Connection:
 
 
 def connection_update(*, connection: Connection, data: dict[str, Any], actor) -> Connection:
-    """Change the configuration of a connection (never its circuit state)."""
+    """Change the configuration of a connection (never its circuit state). Idempotent.
+
+    Raises SecretInSettingsError, ConnectionSettingsError (a Tryton connection above max
+    concurrency 1, a second active connection of one kind for the entity).
+    """
     fields = _clean(data)
     with transaction.atomic():
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
@@ -75,6 +95,9 @@ def connection_update(*, connection: Connection, data: dict[str, Any], actor) ->
             return locked
         for name in changed:
             setattr(locked, name, fields[name])
+        _check_concurrency(locked.adapter_kind, locked.max_concurrency)
+        _check_name_free(locked)
+        _check_one_active(locked)
         stamp(locked, actor=actor, reason=f"connection updated: {', '.join(changed)}")
         locked.save(update_fields=changed)
     return locked
@@ -186,7 +209,45 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
             raise ConnectionSettingsError(error.messages[0], field="secret_env") from None
     if "settings" in fields:
         fields["settings"] = _check_settings(fields["settings"] or {})
+    for name, highest in _POSITIVE_INTEGERS.items():
+        if name in fields and not (
+            isinstance(fields[name], int)
+            and not isinstance(fields[name], bool)
+            and 1 <= fields[name] <= highest
+        ):
+            raise ConnectionSettingsError(
+                f"{name} must be a whole number from 1 to {highest}", field=name
+            )
     return fields
+
+
+def _check_name_free(connection: Connection) -> None:
+    if Connection.objects.filter(name=connection.name).exclude(pk=connection.pk).exists():
+        raise ConnectionSettingsError(
+            f"a connection named {connection.name!r} exists already", field="name"
+        )
+
+
+def _check_one_active(connection: Connection) -> None:
+    """One active connection per (entity, adapter kind): the unique constraint, said first."""
+    others = Connection.objects.filter(
+        entity_id=connection.entity_id, adapter_kind=connection.adapter_kind, is_active=True
+    ).exclude(pk=connection.pk)
+    if connection.is_active and others.exists():
+        raise ConnectionSettingsError(
+            f"{connection.entity.code} already has an active "
+            f"{AdapterKind(connection.adapter_kind).label} connection",
+            field="adapter_kind",
+        )
+
+
+def _check_concurrency(adapter_kind: str, max_concurrency: int) -> None:
+    if adapter_kind in SINGLE_POSTER_KINDS and max_concurrency != 1:
+        raise ConnectionSettingsError(
+            f"a {AdapterKind(adapter_kind).label} connection posts one document at a time: "
+            "its max concurrency must be 1",
+            field="max_concurrency",
+        )
 
 
 def _check_settings(settings: Any) -> dict:

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from billing.models.fields import amount_field, currency_field, rate_field
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from partners.choices import AccrualSource
 from partners.models.agreement import Agreement, CommissionRule
 from partners.models.partner import Partner
@@ -58,6 +58,7 @@ class Accrual(models.Model):
     clawback_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="clawbacks"
     )
+    objects = AuditedManager()
     # The history is read per accrual (its id) and by date; its copies of the foreign keys
     # are not looked up, so they are not indexed (7 of 11 indexes, paid per history row).
     history = ConcordHistory(

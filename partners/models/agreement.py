@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.models.fields import amount_field, currency_field, rate_field
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from partners.choices import (
     AgreementState,
     CommissionBasis,
@@ -47,6 +47,7 @@ class Agreement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     # A distributor's rules also apply to deals attributed to its child partners (resellers).
     override_on_children = models.BooleanField(default=False)
     state = FSMField(choices=AgreementState.choices, default=AgreementState.ACTIVE, protected=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -100,6 +101,7 @@ class CommissionRule(models.Model):
     floor_amount = amount_field(null=True, blank=True, default=None)
     product_families = models.JSONField(default=list, blank=True)
     countries = models.JSONField(default=list, blank=True)
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -142,6 +144,7 @@ class CommissionTier(models.Model):
     lower_amount = amount_field()
     upper_amount = amount_field(null=True, blank=True, default=None)
     rate_percent = rate_field()
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

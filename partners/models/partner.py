@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import F, Q
 
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from partners.choices import AttributionOrigin, AttributionRole, PartnerKind
 
 
@@ -32,6 +32,7 @@ class Partner(models.Model):
     event = models.ForeignKey(
         "billing.FinanceEvent", null=True, on_delete=models.PROTECT, related_name="+"
     )
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -73,6 +74,7 @@ class Attribution(models.Model):
     event = models.ForeignKey(
         "billing.FinanceEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

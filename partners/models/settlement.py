@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.models.fields import amount_field, currency_field
-from config.history import ConcordHistory
+from config.history import AuditedManager, ConcordHistory
 from partners.choices import SettlementLineKind, SettlementState
 from partners.models.accrual import Accrual
 from partners.models.partner import Partner
@@ -44,6 +44,7 @@ class Settlement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     approved_event = models.ForeignKey(
         "billing.FinanceEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:
@@ -188,6 +189,7 @@ class SettlementLine(models.Model):
     refers_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="clawed_back_by"
     )
+    objects = AuditedManager()
     history = ConcordHistory()
 
     class Meta:

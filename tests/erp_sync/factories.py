@@ -161,6 +161,10 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     entity = factory.SubFactory(LegalEntityFactory)
     adapter_kind = AdapterKind.SANDBOX
     settings = factory.LazyFunction(dict)
+    # Tryton takes one poster at a time (a check constraint): the model default is 4.
+    max_concurrency = factory.LazyAttribute(
+        lambda o: 1 if o.adapter_kind == AdapterKind.TRYTON else 4
+    )
 
     @factory.post_generation
     def chart(self, create, extracted, **kwargs):

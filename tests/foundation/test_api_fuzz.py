@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
@@ -96,18 +96,9 @@ def malformed_body_rejected(ctx, response, case):
     return negative_data_rejection(ctx, response, case)
 
 
-# Known, not fixed here (billing's FilterSets, not config/api): on PostgreSQL a datetime
-# filter with an extreme offset or year (received_at_after=4361-05-15T03:34:21.83-18:42,
-# created_after=0156-12-30T05:42:47+21:47: PostgreSQL refuses a UTC offset past ±15:59)
-# answers 500. Listed in docs/decisions.md; remove once billing validates the range.
-KNOWN_POSTGRES_500 = {"GET /api/v1/events/", "GET /api/v1/payments/", "GET /api/v1/sync-jobs/"}
-
-
 @schema.parametrize()
 @FUZZ
 def test_fuzz_authorised_client_conforms(case, bearer):
-    if case.operation.label in KNOWN_POSTGRES_500 and connection.vendor == "postgresql":
-        pytest.xfail("datetime filter range on PostgreSQL: 500 (docs/decisions.md)")
     case.call_and_validate(
         headers=bearer,
         # Random ids are 404 and commands on real objects may be 409: not a rejection of
