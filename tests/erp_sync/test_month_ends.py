@@ -243,6 +243,8 @@ def test_scheduled_reconciliation_takes_the_month_that_just_ended(world, now, pe
         assert timezone.now() == now
         outcome = runs_start_scheduled(actor=None)
 
-    run = ReconciliationRun.objects.get()
-    assert outcome == {"US01": f"run #{run.pk}"}
-    assert (run.period_start.isoformat(), run.period_end.isoformat()) == period
+    runs = list(ReconciliationRun.objects.order_by("pk"))
+    assert {run.scope for run in runs} == {"documents", "usage", "partners"}
+    documents = next(run for run in runs if run.scope == "documents")
+    assert outcome["US01"] == f"run #{documents.pk}"
+    assert {(run.period_start.isoformat(), run.period_end.isoformat()) for run in runs} == {period}
