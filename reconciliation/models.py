@@ -238,7 +238,8 @@ class Match(FSMModelMixin, models.Model):
     # foreign-key constraints"): the engine writes every pair from its own run's snapshot rows
     # in one INSERT ... SELECT, and a million deferred checks made the commit 60% of a run.
     # Deleting a run, or a snapshot row, still deletes its matches (Django's CASCADE).
-    # `run` has no index of its own: the pair constraint and (run, status) lead with it.
+    # `run` and `billing_row` have no index of their own: the pair constraint (run,
+    # billing_row, erp_row) serves both, and every reader asks within a run.
     run = models.ForeignKey(
         ReconciliationRun,
         on_delete=models.CASCADE,
@@ -247,7 +248,11 @@ class Match(FSMModelMixin, models.Model):
         db_index=False,
     )
     billing_row = models.ForeignKey(
-        BillingSnapshotRow, on_delete=models.CASCADE, related_name="matches", db_constraint=False
+        BillingSnapshotRow,
+        on_delete=models.CASCADE,
+        related_name="matches",
+        db_constraint=False,
+        db_index=False,
     )
     erp_row = models.ForeignKey(
         ErpSnapshotRow, on_delete=models.CASCADE, related_name="matches", db_constraint=False

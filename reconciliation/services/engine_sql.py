@@ -93,8 +93,12 @@ _INSERT = (
     "INSERT INTO {match} ({run_id}, {billing_row_id}, {erp_row_id}, rule, status, "
     "{decided_by_id}, decided_at, decision_note) "
 )
-# "b has no match yet" / "e has no match yet", for the rules before suggestions.
-_B_FREE = "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{billing_row_id} = b.id)"
+# "b has no match yet" / "e has no match yet", for the rules before suggestions. The run
+# first: the pair constraint (run, billing row, ERP row) is the billing row's index.
+_B_FREE = (
+    "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{run_id} = b.{run_id} "
+    "AND m.{billing_row_id} = b.id)"
+)
 _E_FREE = "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{erp_row_id} = e.id)"
 
 
@@ -344,7 +348,8 @@ def breaks_found(run_id: int) -> list[tuple[str, int | None, int | None]]:
     # Billing rows nothing paired (a suggestion does not pair).
     sql.append(
         "SELECT %s, b.id, NULL FROM {bill} b WHERE b.{run_id} = %s AND NOT EXISTS "
-        "(SELECT 1 FROM {match} m WHERE m.{billing_row_id} = b.id AND " + _PAIRED + ")"
+        "(SELECT 1 FROM {match} m WHERE m.{run_id} = b.{run_id} AND m.{billing_row_id} = b.id "
+        "AND " + _PAIRED + ")"
     )
     params += [BreakKind.MISSING_IN_ERP, run_id, *PAIRED_STATUSES]
     # Unpaired ERP rows: a duplicate when it repeats a paired one (same external id, or same
