@@ -158,7 +158,9 @@ def reconciliation_completeness(run) -> dict:
         BillingSnapshotRow.objects.filter(run=run)
         .annotate(
             paired=Exists(
-                Match.objects.filter(billing_row=OuterRef("pk"), status__in=PAIRED_STATUSES)
+                Match.objects.filter(
+                    run=run, billing_row=OuterRef("pk"), status__in=PAIRED_STATUSES
+                )
             )
         )
         .values("currency")

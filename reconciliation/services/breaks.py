@@ -11,9 +11,14 @@ from decimal import Decimal
 
 from django.db import transaction
 from django_fsm import TransitionNotAllowed
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from config.history import stamp
-from exceptions.services import case_open_or_bump, cases_resolve_for_subject
+from config.history import history_attrs, stamp
+from exceptions.services import (
+    cases_open_or_bump_many,
+    cases_resolve_for_subject,
+    cases_resolve_for_subjects,
+)
 from reconciliation.choices import BreakKind, BreakState
 from reconciliation.errors import ReconciliationError
 from reconciliation.models import BillingSnapshotRow, Break, ErpSnapshotRow, ReconciliationRun
@@ -65,6 +70,9 @@ NULLABLE_FIELDS = (
     "billing_quantity",
     "erp_quantity",
 )
+# What a re-run rewrites on a break it finds again (besides the values).
+UPDATED_FIELDS = ["last_seen_run", "state", "resolved_run", "resolved_at", *VALUE_FIELDS]
+BATCH = 2000
 
 
 def break_key(kind: str, billing: BillingSnapshotRow | None, erp: ErpSnapshotRow | None) -> str:
@@ -135,13 +143,13 @@ def _case_title(item: Break, run: ReconciliationRun) -> str:
     return f"{item.get_kind_display()}: {what} ({run.entity.code} {run.period_start:%Y-%m})"
 
 
-def _case_open(item: Break, run: ReconciliationRun, *, actor) -> None:
-    case_open_or_bump(
-        subject=item,
-        kind=CASE_KIND_PREFIX + item.kind,
-        severity=CASE_SEVERITY[item.kind],
-        title=_case_title(item, run),
-        detail={
+def _case_values(item: Break, run: ReconciliationRun) -> dict:
+    """The keyword arguments of `case_open_or_bump` for an open break."""
+    return {
+        "kind": CASE_KIND_PREFIX + item.kind,
+        "severity": CASE_SEVERITY[item.kind],
+        "title": _case_title(item, run),
+        "detail": {
             "break": item.pk,
             "run": run.pk,
             "billing": f"{item.billing_total_amount} {item.billing_currency}".strip(),
@@ -153,11 +161,10 @@ def _case_open(item: Break, run: ReconciliationRun, *, actor) -> None:
                 else {}
             ),
         },
-        entity=run.entity.code,
-        customer=item.party_code,
-        period=f"{run.period_start:%Y-%m}",
-        actor=actor,
-    )
+        "entity": run.entity.code,
+        "customer": item.party_code,
+        "period": f"{run.period_start:%Y-%m}",
+    }
 
 
 def breaks_record(
@@ -194,27 +201,65 @@ def breaks_write(*, run: ReconciliationRun, found: dict[str, tuple[str, dict]], 
         "scope": run.scope,
     }
     existing = {item.key: item for item in Break.objects.select_for_update().filter(**scope)}
+    # Set-based: the breaks in one bulk insert and one bulk update (each with its history
+    # rows), then their cases (exceptions.services.cases_open_or_bump_many). One save and
+    # one case per break took 20-40 ms each (5 minutes for 10,000 breaks, measured
+    # 2026-12-07). Every break is locked above and the run holds its scope, so nothing
+    # else writes these rows meanwhile (the bulk writes skip Break's state check).
+    created: list[Break] = []
+    updated: list[Break] = []
     for key, (kind, values) in sorted(found.items()):
         item = existing.get(key)
         if item is None:
             item = Break(key=key, kind=kind, first_seen_run=run, last_seen_run=run, **scope)
             reason = f"found by run #{run.pk}"
+            created.append(item)
         else:
             item.last_seen_run = run
             reason = f"found again by run #{run.pk}"
             if item.state == BreakState.RESOLVED:
                 item.reopen()
                 reason = f"recurred in run #{run.pk}"
+            updated.append(item)
         for name, value in values.items():
             setattr(item, name, value)
         stamp(item, actor=actor, reason=reason)
-        item.save()
-        if item.state == BreakState.OPEN:
-            _case_open(item, run, actor=actor)
-    for key, item in existing.items():
-        if key not in found and item.state != BreakState.RESOLVED:
-            _resolve(item, run=run, actor=actor, reason=f"no longer found by run #{run.pk}")
+    extra = history_attrs()
+    bulk_create_with_history(created, Break, batch_size=BATCH, custom_historical_attrs=extra)
+    bulk_update_with_history(
+        updated, Break, fields=UPDATED_FIELDS, batch_size=BATCH, custom_historical_attrs=extra
+    )
+    opened = sorted((i for i in created + updated if i.state == BreakState.OPEN), key=_by_key)
+    cases_open_or_bump_many(items=[(i, _case_values(i, run)) for i in opened], actor=actor)
+    gone = [i for k, i in sorted(existing.items()) if k not in found]
+    _resolve_many(
+        [i for i in gone if i.state != BreakState.RESOLVED],
+        run=run,
+        actor=actor,
+        reason=f"no longer found by run #{run.pk}",
+    )
     return len(found)
+
+
+def _by_key(item: Break) -> str:
+    return item.key
+
+
+def _resolve_many(items: list[Break], *, run: ReconciliationRun, actor, reason: str) -> None:
+    """`_resolve` for many breaks at once: one bulk update with history, then their cases."""
+    if not items:
+        return
+    for item in items:
+        item.resolve(run=run)
+        stamp(item, actor=actor, reason=f"resolved: {reason}")
+    bulk_update_with_history(
+        items,
+        Break,
+        fields=["state", "resolved_run", "resolved_at"],
+        batch_size=BATCH,
+        custom_historical_attrs=history_attrs(),
+    )
+    cases_resolve_for_subjects(subjects=items, actor=actor, reason=reason)
 
 
 def _resolve(item: Break, *, run: ReconciliationRun | None, actor, reason: str) -> None:

@@ -25,6 +25,7 @@ Then `breaks_found` classifies what is paired but differs and what is unpaired.
 # values only ever travel as parameters.
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 
@@ -92,8 +93,12 @@ _INSERT = (
     "INSERT INTO {match} ({run_id}, {billing_row_id}, {erp_row_id}, rule, status, "
     "{decided_by_id}, decided_at, decision_note) "
 )
-# "b has no match yet" / "e has no match yet", for the rules before suggestions.
-_B_FREE = "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{billing_row_id} = b.id)"
+# "b has no match yet" / "e has no match yet", for the rules before suggestions. The run
+# first: the pair constraint (run, billing row, ERP row) is the billing row's index.
+_B_FREE = (
+    "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{run_id} = b.{run_id} "
+    "AND m.{billing_row_id} = b.id)"
+)
 _E_FREE = "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{erp_row_id} = e.id)"
 
 
@@ -226,9 +231,14 @@ def analyze(*tables: str) -> None:
 
 
 def match_all(run_id: int, *, window_days: int) -> dict[str, int]:
-    """Apply every rule in order; returns the rows each wrote."""
+    """Apply every rule in order; returns the rows each wrote.
+
+    Expects the snapshot tables' statistics to be fresh: `run_execute` analyzes them once
+    the snapshot is stored (`analyze("bill", "erp")`), in the snapshot step, as loading
+    ends. Here only the match table, which each rule fills, is analyzed again.
+    """
     no_jit()
-    analyze("bill", "erp", "match")
+    analyze("match")
     written = {}
     for name, rule in (
         (MatchRule.EXTERNAL_ID, match_external_id),
@@ -261,17 +271,34 @@ _PAIR_DIFFERENCES = (
     ),
     (BreakKind.STATUS_MISMATCH, "b.status <> '' AND e.status <> '' AND b.status <> e.status"),
 )
-# Every (kind, pair) whose difference holds, in one pass over the pairs: the pairs joined
-# once, then to the four kinds (one join per kind read the three tables four times).
+# Every (kind, pair) whose difference holds: the pairs joined once and filtered to those
+# where any difference holds (behind a fence), and only those crossed with the four kinds.
+# Crossing every pair with the kinds tested 400,000 (kind, pair) rows for 100,000 pairs
+# (0.57 of the 0.8 s of the classification, measured 2026-12-07).
+_PAIR_COLUMNS = ("currency", "total_amount", "tax_amount", "status")
+
+
+def _on_pair(test: str) -> str:
+    """`test` on the columns the differing pairs carry (b.x → p.b_x, e.x → p.e_x)."""
+    return re.sub(r"\b([be])\.(\w+)", r"p.\1_\2", test)
+
+
+_PAIRS_DIFFERING = (
+    "SELECT b.id AS b_id, e.id AS e_id, b.tolerance_amount AS b_tolerance_amount, "
+    + ", ".join(f"{side}.{c} AS {side}_{c}" for c in _PAIR_COLUMNS for side in "be")
+    + " FROM {match} m "
+    "JOIN {bill} b ON b.id = m.{billing_row_id} JOIN {erp} e ON e.id = m.{erp_row_id} "
+    "WHERE m.{run_id} = %s AND "
+    + _PAIRED
+    + " AND m.rule <> %s AND ("
+    + " OR ".join(f"({test})" for _, test in _PAIR_DIFFERENCES)
+    + ")"
+)
 _PAIRS = (
-    "SELECT k.kind, b.id, e.id FROM {match} m JOIN {bill} b ON b.id = m.{billing_row_id} "
-    "JOIN {erp} e ON e.id = m.{erp_row_id} JOIN ("
+    "SELECT k.kind, p.b_id, p.e_id FROM ({pairs_differing}) p JOIN ("
     + " UNION ALL ".join("SELECT %s AS kind" for _ in _PAIR_DIFFERENCES)
     + ") k ON "
-    + " OR ".join(f"(k.kind = %s AND {test})" for _, test in _PAIR_DIFFERENCES)
-    + " WHERE m.{run_id} = %s AND "
-    + _PAIRED
-    + " AND m.rule <> %s"
+    + " OR ".join(f"(k.kind = %s AND {_on_pair(test)})" for _, test in _PAIR_DIFFERENCES)
 )
 _E_PAIRED = "EXISTS (SELECT 1 FROM {match} m WHERE m.{erp_row_id} = {e}.id AND " + _PAIRED + ")"
 # Another ERP row of the run that is paired and is the same document as `e`.
@@ -316,12 +343,13 @@ def breaks_found(run_id: int) -> list[tuple[str, int | None, int | None]]:
     no_jit()
     kinds = [kind for kind, _ in _PAIR_DIFFERENCES]
     # Paired rows that differ (a 1:N summary's rows are compared as a sum, by rule 3).
-    sql = [_PAIRS]
-    params: list = [*kinds, *kinds, run_id, *PAIRED_STATUSES, MatchRule.SUMMARY_1N]
+    sql = [_PAIRS.replace("{pairs_differing}", _PAIRS_DIFFERING + _fence())]
+    params: list = [run_id, *PAIRED_STATUSES, MatchRule.SUMMARY_1N, *kinds, *kinds]
     # Billing rows nothing paired (a suggestion does not pair).
     sql.append(
         "SELECT %s, b.id, NULL FROM {bill} b WHERE b.{run_id} = %s AND NOT EXISTS "
-        "(SELECT 1 FROM {match} m WHERE m.{billing_row_id} = b.id AND " + _PAIRED + ")"
+        "(SELECT 1 FROM {match} m WHERE m.{run_id} = b.{run_id} AND m.{billing_row_id} = b.id "
+        "AND " + _PAIRED + ")"
     )
     params += [BreakKind.MISSING_IN_ERP, run_id, *PAIRED_STATUSES]
     # Unpaired ERP rows: a duplicate when it repeats a paired one (same external id, or same

@@ -248,6 +248,9 @@ def run_match(run_id: int) -> tuple[dict[str, int], list[tuple[str, int | None, 
 def _match_and_record(run: ReconciliationRun, erp_rows: int, *, actor) -> ReconciliationRun:
     with transaction.atomic():
         billing_rows = billing_snapshot_store(run=run)
+    # The planner's statistics of the snapshot just stored, before any rule reads it (the
+    # last step of loading; engine_sql.match_all relies on it).
+    engine_sql.analyze("bill", "erp")
     _progress(
         run.pk,
         step="matching",

@@ -244,6 +244,7 @@ def engine(bills: list[Doc], erps: list[Doc]) -> tuple[set, set, set]:
     e_rows = ErpSnapshotRow.objects.bulk_create(ErpSnapshotRow(**common(e)) for e in erps)
     b_id = {row.pk: doc.id for row, doc in zip(b_rows, bills, strict=True)}
     e_id = {row.pk: doc.id for row, doc in zip(e_rows, erps, strict=True)}
+    engine_sql.analyze("bill", "erp")  # as run_execute does once the snapshot is stored
     engine_sql.match_all(run.pk, window_days=WINDOW)
     matches = Match.objects.filter(run=run).values_list("billing_row", "erp_row", "rule", "status")
     paired = {(b_id[b], e_id[e], r) for b, e, r, s in matches if s == MatchStatus.MATCHED}
