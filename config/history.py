@@ -11,7 +11,16 @@ model `AuditedQuerySet.update()` writes the "~" history rows itself, in the same
 transaction. Only the bookkeeping columns a model lists in `history_untracked_fields`
 (an outbox marker, a failure counter) may be bulk-updated without a history row. The fast
 paths of `billing.services.bulk_write` write their own history rows and do not come here.
+
+`bulk_update()` is Django's CASE/WHEN update of many saved objects, which runs through
+`update()`. Here it is only ever called by simple_history's `bulk_update_with_history`,
+which writes the history rows of the objects itself (with each object's own stamped
+reason): the inner `update()` therefore writes none, or every row would have two.
+`tests/foundation/test_bulk_update_history.py` checks that no application code calls
+`bulk_update()` on its own.
 """
+
+from contextvars import ContextVar
 
 from django.db import models, transaction
 from django.dispatch import receiver
@@ -57,8 +66,23 @@ def ConcordHistory(**kwargs) -> HistoricalRecords:
     return HistoricalRecords(**kwargs)
 
 
+# Set while AuditedQuerySet.bulk_update runs: its inner update() writes no history rows.
+_HISTORY_BY_CALLER: ContextVar[bool] = ContextVar("history_by_caller", default=False)
+
+
 class AuditedQuerySet(models.QuerySet):
     """The queryset of an audited model: a bulk update writes history (see the module)."""
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        """Django's bulk_update, for simple_history's bulk_update_with_history, which writes
+        the history rows itself (see the module)."""
+        token = _HISTORY_BY_CALLER.set(True)
+        try:
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        finally:
+            _HISTORY_BY_CALLER.reset(token)
+
+    bulk_update.alters_data = True
 
     def update(self, **kwargs) -> int:
         """Update the matching rows and write one "~" history row per row changed.
@@ -69,7 +93,7 @@ class AuditedQuerySet(models.QuerySet):
         `history_untracked_fields` alone writes no history. Two more queries than Django's.
         """
         untracked = set(getattr(self.model, "history_untracked_fields", ()))
-        if set(kwargs) <= untracked:
+        if set(kwargs) <= untracked or _HISTORY_BY_CALLER.get():
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
             pks = list(

@@ -198,3 +198,49 @@ def test_bulk_update_matching_nothing_writes_nothing():
 
     assert FinanceEvent.objects.filter(pk=-1).update(entity="DE01") == 0
     assert FinanceEvent.history.count() == before
+
+
+def test_bulk_update_with_history_writes_one_history_row_per_object():
+    """simple_history's bulk_update_with_history goes through AuditedQuerySet.bulk_update,
+    whose inner update() must not write a second row for each object."""
+    from simple_history.utils import bulk_update_with_history
+
+    from config.history import stamp
+    from exceptions.models import CaseKindOwner
+
+    rows = [_build(CaseKindOwner) for _ in range(2)]
+    before = CaseKindOwner.history.count()
+    group = _build(CaseKindOwner._meta.get_field("group").related_model)
+    for row in rows:
+        row.group = group
+        stamp(row, actor=None, reason="moved to another group")
+
+    bulk_update_with_history(rows, CaseKindOwner, fields=["group"])
+
+    added = CaseKindOwner.history.count() - before
+    assert added == len(rows)
+    reasons = set(
+        CaseKindOwner.history.order_by("-history_id")[:2].values_list(
+            "history_change_reason", flat=True
+        )
+    )
+    assert reasons == {"moved to another group"}
+
+
+def test_no_application_code_calls_bulk_update_on_its_own():
+    """AuditedQuerySet.bulk_update writes no history itself (bulk_update_with_history does):
+    a bare `.bulk_update(` in the apps would change audited rows without a trace."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    offenders = []
+    for app in ("billing", "erp_sync", "partners", "reconciliation", "exceptions", "config"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            text = path.read_text()
+            for number, line in enumerate(text.splitlines(), 1):
+                if re.search(r"\.bulk_update\(", line) and "super().bulk_update" not in line:
+                    offenders.append(f"{path.relative_to(root)}:{number}")
+    assert not offenders, offenders
