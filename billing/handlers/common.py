@@ -1,6 +1,6 @@
 """Checks and helpers every handler shares: entity, closed period, currency, scope."""
 
-from datetime import date
+from datetime import date, datetime
 
 from billing.awaiting import AWAITED_BY_REASON
 from billing.choices import QuarantineReason
@@ -47,6 +47,14 @@ def entity_of(envelope: Envelope, customer: Customer | None, *, scope: dict) -> 
     if customer is not None and customer.entity.code == envelope.entity:
         return customer.entity
     return entity_get(envelope.entity, scope=scope)
+
+
+def written_date(body: dict, name: str) -> date:
+    """The calendar date of `data.<name>` as the source wrote it, in its own offset: the date
+    the ERP document carries (erp_sync's builders date it so). The schema has parsed it
+    already, into UTC, which can be the day before or after (23:59 in New York on 29
+    February is 1 March in UTC)."""
+    return datetime.fromisoformat(body["data"][name]).date()
 
 
 def check_open_period(entity: LegalEntity, posting_date: date, *, scope: dict) -> None:

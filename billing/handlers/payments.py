@@ -17,6 +17,7 @@ from billing.handlers.common import (
     entity_of,
     history_reason,
     unknown,
+    written_date,
 )
 from billing.handlers.invoices import invoice_locked
 from billing.models import AwaitedKind, FinanceEvent, Invoice, Payment, PaymentAllocation, Refund
@@ -88,7 +89,7 @@ def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
         raise unknown(
             QuarantineReason.UNKNOWN_CUSTOMER, "customer", data["customer_id"], scope=scope
         )
-    check_open_period(entity, data["received_at"].date(), scope=scope)
+    check_open_period(entity, written_date(event.body, "received_at"), scope=scope)
     if customer.payment_taken:
         raise duplicate_record("payment", data["payment_id"], scope=scope)
     payment = Payment(
@@ -140,7 +141,7 @@ def refund_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
     if payment is None:
         raise unknown(QuarantineReason.UNKNOWN_PAYMENT, "payment", data["payment_id"], scope=scope)
     scope["customer"] = payment.customer.customer_id
-    check_open_period(entity, data["issued_at"].date(), scope=scope)
+    check_open_period(entity, written_date(event.body, "issued_at"), scope=scope)
     check_currency(data["currency"], payment.currency, what=f"payment {payment}", scope=scope)
     if Refund.objects.filter(refund_id=data["refund_id"]).exists():
         raise duplicate_record("refund", data["refund_id"], scope=scope)

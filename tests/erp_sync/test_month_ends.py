@@ -190,12 +190,9 @@ def test_billing_closed_through_leap_day_is_exact_to_the_second(send):
     assert erp_document(first_second).document_date == dt.date(2028, 3, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found, not fixed (docs/decisions.md): billing's closed_through check dates a "
-    "payment in UTC, the ERP document in the source's offset",
-)
 def test_billing_closed_through_dates_a_payment_as_the_erp_does(send):
+    """Billing's closed-period check dates a payment as the source wrote it, as the ERP
+    document is dated (it took the UTC date: found by this test, fixed in session 5)."""
     LegalEntity.objects.filter(code="US01").update(closed_through=dt.date(2028, 2, 29))
 
     # 29 February in New York (the ERP document is dated 2028-02-29), 1 March in UTC.
@@ -248,3 +245,26 @@ def test_scheduled_reconciliation_takes_the_month_that_just_ended(world, now, pe
     documents = next(run for run in runs if run.scope == "documents")
     assert outcome["US01"] == f"run #{documents.pk}"
     assert {(run.period_start.isoformat(), run.period_end.isoformat()) for run in runs} == {period}
+
+
+@pytest.mark.parametrize(
+    ("local", "state"),
+    [
+        (dt.datetime(2028, 2, 29, 23, 59, 59, tzinfo=NEW_YORK), FinanceEventState.QUARANTINED),
+        (dt.datetime(2028, 3, 1, 0, 0, 0, tzinfo=NEW_YORK), FinanceEventState.APPLIED),
+    ],
+)
+def test_the_batch_path_dates_a_payment_as_the_source_wrote_it_too(send, local, state):
+    from billing.models import FinanceEvent
+    from billing.services.batch import events_ingest_batch
+
+    send("customer.upserted", local, customer_id="cus_x")  # the customer exists first
+    LegalEntity.objects.filter(code="US01").update(closed_through=dt.date(2028, 2, 29))
+    body = event_body("payment.settled", received_at=local.isoformat(), amount="25.00")
+    body["time"] = local.isoformat()
+
+    with time_machine.travel(local, tick=False):
+        [result] = events_ingest_batch(bodies=[body], actor=None)
+
+    assert result["status"] == 202
+    assert FinanceEvent.objects.get(event_id=body["id"]).state == state

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from billing.errors import QuarantineError
-from billing.handlers.common import check_currency, check_open_period
+from billing.handlers.common import check_currency, check_open_period, written_date
 from billing.handlers.subscriptions import usage_check
 from billing.models import (
     Customer,
@@ -185,7 +185,7 @@ class Classifier:
             if kind == "invoice.issued":
                 return self._invoice_fast(item.envelope)
             if kind == "payment.settled":
-                return self._payment_fast(item.envelope)
+                return self._payment_fast(item.envelope, item.body)
         except QuarantineError:
             return None  # the per-item path quarantines it and opens the case
         return None
@@ -232,7 +232,7 @@ class Classifier:
         self.new_invoice_customers.add(data["customer_id"])
         return ("invoice", entity, customer, subscription)
 
-    def _payment_fast(self, envelope: Envelope) -> tuple | None:
+    def _payment_fast(self, envelope: Envelope, body: dict) -> tuple | None:
         """The payment.settled handler on preloaded rows, when nothing earlier interferes.
 
         Only invoices stored before the batch are settled here (in memory: the FSM
@@ -255,7 +255,7 @@ class Classifier:
             return None
         currency = data["currency"]
         scope = {"entity": envelope.entity, "customer": customer_id}
-        check_open_period(entity, data["received_at"].date(), scope=scope)
+        check_open_period(entity, written_date(body, "received_at"), scope=scope)
         if data["invoice_id"] is not None:
             invoice = self.invoices.get(data["invoice_id"])
             if (
