@@ -3,8 +3,10 @@
 With a client holding every scope and every source: no 5xx, every answer conforms to its
 schema (status code, content type, body, headers), malformed input is refused with a 4xx,
 and a 400 has the error shape {"errors": [{"field", "code", "message"}]}. Without
-credentials every operation answers 401 in that shape. Bounded: few examples per
-operation and no deadline, so it fits in `make test`.
+credentials every operation answers 401 in that shape. The stateful phase chains calls
+along the links schemathesis infers (a listed or created object read, changed or acted on
+next), with the same checks. Bounded: few examples per operation and no deadline, so it fits
+in `make test`.
 """
 
 import pytest
@@ -16,7 +18,11 @@ from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 from config.accounts.models import API_SCOPES
 from config.accounts.services import api_client_create
@@ -123,3 +129,40 @@ def test_fuzz_without_credentials_is_401(case, db):
     # Generated Authorization headers (the document's security schemes) are refused too.
     [problem] = response.json()["errors"]
     assert problem["code"] in ("not_authenticated", "authentication_failed"), problem
+
+
+stateful_schema = _schema("stateful")
+# Links inferred from the response schemas and path parameters (schemathesis' dependency
+# analysis runs in as_state_machine): an object one call creates or lists is what the next
+# call reads, replays or changes.
+Workflow = stateful_schema.as_state_machine()
+
+
+def test_fuzz_stateful_sequences_conform(bearer):
+    """The stateful phase: call sequences along the inferred links, with the same checks."""
+    # Inferred: e.g. GET /connections/ -> 200 feeds GET/PUT/PATCH /connections/{id}/.
+    transitions = [name for name in vars(Workflow) if "__" in name and name[0].isupper()]
+    assert len(Workflow.bundles) >= 10 and len(transitions) >= 20, (Workflow.bundles, transitions)
+
+    class Authorised(Workflow):
+        def get_call_kwargs(self, case):
+            return {"headers": bearer}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                # The bearer replaces the generated auth headers (ignored_auth would read the
+                # generated ones as invalid); anonymous calls are test_fuzz_without_credentials.
+                excluded_checks=[positive_data_acceptance, negative_data_rejection, ignored_auth],
+                additional_checks=[error_shape],
+            )
+
+    Authorised.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
