@@ -1,7 +1,7 @@
-"""Celery beat rows of exceptions (django-celery-beat's DatabaseScheduler reads them).
+"""Celery beat rows of exceptions (config.beat: created after every `migrate` when missing;
+a row a person edited stays as they left it)."""
 
-Created after every `migrate` when missing; a row a person edited stays as they left it.
-"""
+from config.beat import ensure_interval_task
 
 ESCALATE_TASK = "exceptions.escalate_overdue"
 ESCALATE_NAME = "exceptions: escalate overdue cases"
@@ -10,21 +10,12 @@ ESCALATE_EVERY_SECONDS = 300
 
 def ensure_schedules() -> list[str]:
     """Create the missing beat row; returns the names created. Idempotent."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    every, _ = IntervalSchedule.objects.get_or_create(
-        every=ESCALATE_EVERY_SECONDS, period=IntervalSchedule.SECONDS
-    )
-    _, created = PeriodicTask.objects.get_or_create(
+    created = ensure_interval_task(
         name=ESCALATE_NAME,
-        defaults={
-            "task": ESCALATE_TASK,
-            "interval": every,
-            "queue": "events",
-            "enabled": True,
-            "description": "Escalate open cases past their SLA: mark them and e-mail the "
-            "owner group.",
-        },
+        task=ESCALATE_TASK,
+        every_seconds=ESCALATE_EVERY_SECONDS,
+        queue="events",
+        description="Escalate open cases past their SLA: mark them and e-mail the owner group.",
     )
     return [ESCALATE_NAME] if created else []
 
