@@ -28,7 +28,15 @@ from functools import cache
 from django.conf import settings
 from django.db import connection
 
-from billing.models import Customer, Invoice, InvoiceLine, Subscription, UsageRecord
+from billing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    Subscription,
+    UsageRecord,
+)
 from config.money import AMOUNT_DECIMAL_PLACES, RATE_DECIMAL_PLACES
 from partners.models import Accrual, Partner, Settlement, SettlementLine
 from reconciliation.choices import DEFAULT_USAGE_FAMILIES, BreakKind, RunScope
@@ -50,6 +58,11 @@ def _names() -> dict[str, str]:
         "cust": qn(Customer._meta.db_table),
         "inv": qn(Invoice._meta.db_table),
         "line": qn(InvoiceLine._meta.db_table),
+        "cn": qn(CreditNote._meta.db_table),
+        "cn_line": qn(CreditNoteLine._meta.db_table),
+        "n_inv": _col(CreditNote, "invoice"),
+        "n_entity": _col(CreditNote, "entity"),
+        "cl_cn": _col(CreditNoteLine, "credit_note"),
         "accrual": qn(Accrual._meta.db_table),
         "partner": qn(Partner._meta.db_table),
         "settlement": qn(Settlement._meta.db_table),
@@ -131,7 +144,19 @@ def _usage_sides(families: Sequence[str]) -> str:
         f"AND l.product_family IN ({in_families}) "
         "GROUP BY s.subscription_id, c.customer_id, i.currency"
     )
-    return recorded + " UNION ALL " + invoiced
+    # Usage credited back (credit-note lines of a usage family) nets the invoiced side, in
+    # the period of the credit note's own date: a fully credited usage invoice leaves the
+    # recorded usage uninvoiced, a corrected quantity matches again.
+    credited = (
+        f"SELECT s.subscription_id, {_date_param()}, c.customer_id, i.currency, 0, "
+        "CAST(NULL AS NUMERIC), 0, 0, -SUM(l.quantity), -SUM(l.amount) FROM {cn_line} l "
+        "JOIN {cn} n ON n.id = l.{cl_cn} JOIN {inv} i ON i.id = n.{n_inv} "
+        "JOIN {sub} s ON s.id = i.{i_sub} JOIN {cust} c ON c.id = s.{s_cust} "
+        "WHERE n.{n_entity} = %s AND n.issue_date BETWEEN %s AND %s "
+        f"AND l.product_family IN ({in_families}) "
+        "GROUP BY s.subscription_id, c.customer_id, i.currency"
+    )
+    return recorded + " UNION ALL " + invoiced + " UNION ALL " + credited
 
 
 def usage_totals_store(run: ReconciliationRun) -> int:
@@ -147,6 +172,7 @@ def usage_totals_store(run: ReconciliationRun) -> int:
     sql = _sql(_INSERT.replace("{sides}", _usage_sides(families)))
     params = [run.pk, start, *families, end - day, run.entity_id, start, end]
     params += [start - day, end - day]
+    params += [start, run.entity_id, start, end, *families]
     params += [start, run.entity_id, start, end, *families]
     written = _execute(sql, params)
     _tolerances_set(run)

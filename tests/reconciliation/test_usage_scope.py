@@ -190,3 +190,30 @@ def test_api_starts_a_usage_run_that_completes_with_its_breaks(
     assert {b["kind"] for b in breaks} == {
         "usage_not_invoiced", "quantity_mismatch", "usage_not_recorded",
     }  # fmt: skip
+
+
+def test_credited_usage_nets_the_invoiced_side(make_user):
+    """A credit note on a usage line counts against the usage invoiced, in its own period:
+    correcting an over-billed quantity agrees again; crediting a usage line in full leaves
+    the recorded usage uninvoiced."""
+    entity = f.entity()
+    buyer = f.customer()
+    corrected, credited = f.subscription(buyer=buyer), f.subscription(buyer=buyer)
+    usage(corrected, "200")
+    over = usage_invoice(corrected, "250", "2.50")
+    f.credit_note(of=over, on="2026-05-20", lines=[f.line("0.50", family="usage", quantity="50")])
+    usage(credited, "300")
+    whole = usage_invoice(credited, "300", "3.00")
+    f.credit_note(of=whole, on="2026-05-21", lines=[f.line("3.00", family="usage", quantity="300")])
+    ConnectionFactory(entity=entity)
+
+    run = run_usage(entity, make_user("ops"))
+
+    assert run.state == RunState.COMPLETED, run.failure_reason
+    totals = {t.subject: t for t in TotalsRow.objects.filter(run=run)}
+    assert (totals[corrected.subscription_id].actual_quantity,
+            totals[corrected.subscription_id].actual_amount) == (D(200), D("2.00"))  # fmt: skip
+    assert totals[credited.subscription_id].actual_amount == D("0.00")
+    found = {b.billing_number: b.kind for b in Break.objects.filter(scope=RunScope.USAGE)}
+    # Its lines were invoiced and credited back: 300 recorded against 0 billed.
+    assert found == {credited.subscription_id: BreakKind.QUANTITY_MISMATCH}
