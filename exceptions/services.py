@@ -6,7 +6,7 @@ A case already in the target state is returned unchanged (idempotent); a transit
 state machine does not allow raises `CaseError(code="illegal_transition")`.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,9 +18,8 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from config.history import history_attrs, stamp
+from config.history import stamp
 from exceptions.errors import CaseError
 from exceptions.models import (
     ACTIVE_STATES,
@@ -265,122 +264,6 @@ def _item_add(case: Case, item: BlockedRecord, *, now: datetime) -> bool:
     return was_cleared
 
 
-# The fields a bump rewrites (as _open_or_bump saves them).
-_BUMP_FIELDS = [
-    "state",
-    "occurrences",
-    "last_seen_at",
-    "title",
-    "subject_label",
-    "detail",
-    *SCOPE_FIELDS,
-    "resolved_at",
-    "resolution",
-    "sla_due_at",
-]
-# Rows per statement for the set-based writers (and per `IN (...)` look-up: SQLite's limit).
-_BATCH = 2000
-
-
-def cases_open_or_bump_many(
-    *, items: Sequence[tuple[models.Model, dict]], actor=None
-) -> list[Case]:
-    """`case_open_or_bump` for many (subject, keyword arguments) at once, set-based.
-
-    The same answer as calling it per item (same cases, states, occurrences, history
-    reasons), in a few statements: one locked read of the subjects' cases per batch, one
-    bulk insert and one bulk update (each with its history rows). If a concurrent caller
-    inserts an active case meanwhile (the partial unique constraint), the batch is undone
-    and every item goes through `case_open_or_bump` one by one.
-    Raises CaseError(code="invalid_severity").
-    """
-    prepared = []
-    for subject, values in items:
-        if values["severity"] not in CaseSeverity.values:
-            raise CaseError(
-                f"unknown severity {values['severity']!r}", code="invalid_severity",
-                field="severity", status=400,
-            )  # fmt: skip
-        subject_type, subject_id = subject_key(subject)
-        prepared.append((subject_type, subject_id, str(subject)[:255], values))
-    keys = {(t.pk, i, v["kind"]) for t, i, _, v in prepared}
-    if len(keys) == len(prepared):
-        try:
-            with transaction.atomic():
-                return _open_or_bump_many(prepared, actor=actor)
-        except IntegrityError:
-            pass
-    return [case_open_or_bump(subject=s, actor=actor, **values) for s, values in items]
-
-
-def _open_or_bump_many(prepared: list, *, actor) -> list[Case]:
-    now = timezone.now()
-    found: dict[tuple, Case] = {}
-    by_type: dict[int, list[str]] = {}
-    for subject_type, subject_id, _, _ in prepared:
-        by_type.setdefault(subject_type.pk, []).append(subject_id)
-    kinds = sorted({values["kind"] for _, _, _, values in prepared})
-    for type_id, ids in by_type.items():
-        for start in range(0, len(ids), _BATCH):
-            cases = Case.objects.select_for_update().filter(
-                subject_type_id=type_id,
-                subject_id__in=ids[start : start + _BATCH],
-                kind__in=kinds,
-                cause_key="",  # record-level cases, as _open_or_bump looks them up
-            )
-            for case in cases.exclude(state=CaseState.DISMISSED).order_by("id"):
-                key = (case.subject_type_id, case.subject_id, case.kind)
-                held = found.get(key)
-                # The active case, else the latest resolved one (as _open_or_bump picks).
-                if held is None or (
-                    held.state not in ACTIVE_STATES
-                    and (case.state in ACTIVE_STATES or case.resolved_at >= held.resolved_at)
-                ):
-                    found[key] = case
-    owners = {kind: owner_group_for(kind) for kind in kinds}  # routed as _open_or_bump does
-    created: list[Case] = []
-    bumped: list[Case] = []
-    result: list[Case] = []
-    for subject_type, subject_id, label, values in prepared:
-        kind, severity, title = values["kind"], values["severity"], values["title"][:255]
-        detail, blocking = values.get("detail"), values.get("blocking")
-        scope = {name: values.get(name, "") for name in SCOPE_FIELDS}
-        case = found.get((subject_type.pk, subject_id, kind))
-        if case is None:
-            case = Case(
-                subject_type=subject_type, subject_id=subject_id, subject_label=label,
-                kind=kind, severity=severity, title=title, detail=detail or {},
-                blocking=severity in BLOCKING_SEVERITIES if blocking is None else blocking,
-                first_seen_at=now, last_seen_at=now, sla_due_at=sla_due(severity, now),
-                owner_group=owners[kind], **scope,
-            )  # fmt: skip
-            stamp(case, actor=actor, reason=f"opened: {title}")
-            created.append(case)
-        else:
-            reason = f"recurred: {title}"
-            if case.state == CaseState.RESOLVED:
-                case.reopen(at=now)
-                reason = f"recurred after it was resolved: {title}"
-            case.occurrences += 1
-            case.last_seen_at, case.title, case.subject_label = now, title, label
-            if detail is not None:
-                case.detail = detail
-            for field, value in scope.items():
-                if value:
-                    setattr(case, field, value)
-            stamp(case, actor=actor, reason=reason)
-            bumped.append(case)
-        result.append(case)
-    extra = history_attrs()
-    if created:
-        bulk_create_with_history(created, Case, batch_size=_BATCH, custom_historical_attrs=extra)
-    if bumped:
-        bulk_update_with_history(
-            bumped, Case, fields=_BUMP_FIELDS, batch_size=_BATCH, custom_historical_attrs=extra
-        )
-    return result
-
-
 def case_acknowledge(*, case: Case, actor, owner=None) -> Case:
     """Take a case: open → acknowledged. `owner` defaults to the acting person.
 
@@ -605,90 +488,6 @@ def _is_person(actor) -> bool:
     return actor is not None and actor.pk and not getattr(actor, "is_api_client", False)
 
 
-def case_escalate(*, case: Case, actor, reason: str) -> bool:
-    """Mark an open/acknowledged case escalated, with `reason` in its history, and e-mail its
-    owner group (on commit, through Django's mail backend). True when escalated now; False
-    when it was already escalated or is closed (idempotent)."""
-    reason = _require_text(reason, field="reason")
-    with transaction.atomic():
-        case = _locked(case)
-        if case.escalated_at is not None or not case.is_active:
-            return False
-        case.escalated_at = timezone.now()
-        stamp(case, actor=actor, reason=f"escalated: {reason}")
-        case.save(update_fields=["escalated_at"])
-        transaction.on_commit(lambda: _mail_escalations([case.pk]))
-    return True
-
-
-def cases_escalate_overdue(*, actor=None, limit: int = 500) -> int:
-    """Escalate open/acknowledged cases past their SLA that are not escalated yet (the beat
-    task's call): each marked, "escalated: past its SLA ..." in its history, and one e-mail
-    per owner group listing its cases, sent on commit. Returns how many. Idempotent; locks
-    with skip_locked so two sweeps never escalate one case twice."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            Case.objects.select_for_update(skip_locked=True)
-            .filter(state__in=ACTIVE_STATES, escalated_at__isnull=True, sla_due_at__lt=now)
-            .order_by("sla_due_at", "pk")[:limit]
-        )
-        for case in due:
-            case.escalated_at = now
-            stamp(
-                case,
-                actor=actor,
-                reason=f"escalated: past its SLA (due {case.sla_due_at:%Y-%m-%d %H:%M} UTC)",
-            )
-            case.save(update_fields=["escalated_at"])
-        ids = [case.pk for case in due]
-        if ids:
-            transaction.on_commit(lambda: _mail_escalations(ids))
-    return len(ids)
-
-
-def _mail_escalations(case_ids: list[int]) -> None:
-    """One e-mail per owner group naming its escalated cases (members with an address)."""
-    from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
-
-    cases = Case.objects.filter(pk__in=case_ids).select_related("owner_group").order_by("pk")
-    by_group: dict[int, list[Case]] = {}
-    for case in cases:
-        if case.owner_group_id is not None:
-            by_group.setdefault(case.owner_group_id, []).append(case)
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    for group_cases in by_group.values():
-        group = group_cases[0].owner_group
-        recipients = sorted(users.filter(groups=group).values_list("email", flat=True))
-        if not recipients:
-            continue
-        lines = [
-            f"#{case.pk} {case.kind_label}: {case.title} (due {case.sla_due_at:%Y-%m-%d %H:%M})"
-            for case in group_cases
-        ]
-        send_mail(
-            subject=f"[Concord] {len(group_cases)} case(s) escalated for {group.name}",
-            message="These cases passed their SLA and need a person:\n\n" + "\n".join(lines),
-            from_email=None,
-            recipient_list=recipients,
-        )
-
-
-def cases_escalate_for_subject(
-    *, subject: models.Model, actor, reason: str, kinds: Iterable[str] | None = None
-) -> int:
-    """Escalate the open/acknowledged record-level cases of `subject` (only `kinds`, if
-    given), e.g. an event that waited past its window. Returns how many were escalated."""
-    subject_type, subject_id = subject_key(subject)
-    cases = Case.objects.filter(
-        subject_type=subject_type, subject_id=subject_id, state__in=ACTIVE_STATES, cause_key=""
-    )
-    if kinds is not None:
-        cases = cases.filter(kind__in=list(kinds))
-    return sum(case_escalate(case=case, actor=actor, reason=reason) for case in cases)
-
-
 def saved_filter_save(*, user, name: str, query: str) -> SavedCaseFilter:
     """Save (or overwrite) `user`'s queue filter `name` with `query` (a query string)."""
     name = _require_text(name, field="name")[:80]
@@ -702,35 +501,3 @@ def saved_filter_delete(*, user, pk: int) -> bool:
     """Delete `user`'s saved filter `pk`; False when it is not theirs or gone."""
     deleted, _ = SavedCaseFilter.objects.filter(user=user, pk=pk).delete()
     return bool(deleted)
-
-
-def cases_resolve_for_subjects(*, subjects: Sequence[models.Model], actor, reason: str) -> int:
-    """`cases_resolve_for_subject` for many subjects at once, set-based (a locked read per
-    batch, one bulk update with its history rows). Returns how many cases were resolved."""
-    reason = _require_text(reason, field="reason")
-    resolved_at: datetime = timezone.now()
-    by_type: dict[int, list[str]] = {}
-    for subject in subjects:
-        subject_type, subject_id = subject_key(subject)
-        by_type.setdefault(subject_type.pk, []).append(subject_id)
-    with transaction.atomic():
-        resolved: list[Case] = []
-        for type_id, ids in by_type.items():
-            for start in range(0, len(ids), _BATCH):
-                for case in Case.objects.select_for_update().filter(
-                    subject_type_id=type_id,
-                    subject_id__in=ids[start : start + _BATCH],
-                    state__in=ACTIVE_STATES,
-                ):
-                    case.resolve(reason=reason, at=resolved_at)
-                    stamp(case, actor=actor, reason=f"resolved: {reason}")
-                    resolved.append(case)
-        if resolved:
-            bulk_update_with_history(
-                resolved,
-                Case,
-                fields=["state", "resolution", "resolved_at"],
-                batch_size=_BATCH,
-                custom_historical_attrs=history_attrs(),
-            )
-    return len(resolved)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from exceptions.services import cases_escalate_overdue
+from exceptions.escalation import cases_escalate_overdue
 
 
 @shared_task(name="exceptions.escalate_overdue", queue="events", ignore_result=True)

@@ -30,7 +30,7 @@ from billing.models import (
     Payment,
     Subscription,
 )
-from exceptions.services import cases_escalate_for_subject
+from exceptions.escalation import cases_escalate_for_subject
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,8 @@ from django_fsm import TransitionNotAllowed
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from config.history import history_attrs, stamp
-from exceptions.services import (
-    cases_open_or_bump_many,
-    cases_resolve_for_subject,
-    cases_resolve_for_subjects,
-)
+from exceptions.case_batches import cases_open_or_bump_many, cases_resolve_for_subjects
+from exceptions.services import cases_resolve_for_subject
 from reconciliation.choices import BreakKind, BreakState
 from reconciliation.errors import ReconciliationError
 from reconciliation.models import BillingSnapshotRow, Break, ErpSnapshotRow, ReconciliationRun
@@ -202,7 +199,7 @@ def breaks_write(*, run: ReconciliationRun, found: dict[str, tuple[str, dict]], 
     }
     existing = {item.key: item for item in Break.objects.select_for_update().filter(**scope)}
     # Set-based: the breaks in one bulk insert and one bulk update (each with its history
-    # rows), then their cases (exceptions.services.cases_open_or_bump_many). One save and
+    # rows), then their cases (exceptions.case_batches.cases_open_or_bump_many). One save and
     # one case per break took 20-40 ms each (5 minutes for 10,000 breaks, measured
     # 2026-12-07). Every break is locked above and the run holds its scope, so nothing
     # else writes these rows meanwhile (the bulk writes skip Break's state check).

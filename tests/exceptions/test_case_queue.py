@@ -8,10 +8,11 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from exceptions.escalation import cases_escalate_overdue
 from exceptions.models import Case, CaseState, SavedCaseFilter
 from exceptions.pagination import keyset_page
 from exceptions.selectors import case_counts
-from exceptions.services import cases_bulk_act, cases_escalate_overdue
+from exceptions.services import cases_bulk_act
 from tests.exceptions.factories import CaseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

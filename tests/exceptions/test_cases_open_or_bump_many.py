@@ -6,7 +6,7 @@ from unittest import mock
 import pytest
 from django.db import IntegrityError
 
-from exceptions import services
+from exceptions import case_batches, services
 from exceptions.models import Case
 from tests.exceptions.factories import UserFactory
 
@@ -72,7 +72,7 @@ def test_many_equals_one_by_one():
 
     for n, subject in enumerate(one):
         services.case_open_or_bump(subject=subject, actor=actor, **_values(n))
-    returned = services.cases_open_or_bump_many(
+    returned = case_batches.cases_open_or_bump_many(
         items=[(subject, _values(n)) for n, subject in enumerate(many)], actor=actor
     )
 
@@ -91,14 +91,14 @@ def test_many_equals_one_by_one():
 def test_many_falls_back_one_by_one_when_a_concurrent_case_wins():
     actor = UserFactory()
     subjects = [_prepare(h, actor) for h in HISTORIES]
-    real = services.bulk_create_with_history
+    real = case_batches.bulk_create_with_history
 
     def racing(objs, model, **kwargs):
         real(objs, model, **kwargs)
         raise IntegrityError("exc_case_one_active_per_subject_kind")
 
-    with mock.patch.object(services, "bulk_create_with_history", racing):
-        services.cases_open_or_bump_many(
+    with mock.patch.object(case_batches, "bulk_create_with_history", racing):
+        case_batches.cases_open_or_bump_many(
             items=[(s, _values(n)) for n, s in enumerate(subjects)], actor=actor
         )
 
@@ -113,7 +113,7 @@ def test_resolve_for_subjects_resolves_only_active_cases():
     actor = UserFactory()
     subjects = [_prepare(h, actor) for h in HISTORIES]
 
-    count = services.cases_resolve_for_subjects(subjects=subjects, actor=actor, reason="gone")
+    count = case_batches.cases_resolve_for_subjects(subjects=subjects, actor=actor, reason="gone")
 
     # open, acknowledged, other_kind: the active ones.
     assert count == 3
