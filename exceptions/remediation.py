@@ -11,6 +11,11 @@ A provider for the subjects of cases grouped by cause (where the subject is what
 hangs on and the blocked records are the case's items) also implements
 `case_actions(case, subject, user)` and `case_perform(case, subject, key, actor)`, used for
 those cases. The console and the API show only the actions whose permission the user holds.
+
+A provider may also explain the case in finance words and guide its fix: an optional
+`guide(case, subject, user) -> CaseGuide | None` names a template (owned by the provider's
+app) and its context; the case page renders it in its "What happened and how to fix it"
+section. Guides are read-only: anything they offer posts to the owning app's own views.
 """
 
 from dataclasses import dataclass
@@ -28,6 +33,12 @@ class RemediationAction:
     label: str  # the button text
     permission: str  # "app.codename" the acting person must hold
     style: str = "primary"  # button style: primary, secondary, danger
+
+
+@dataclass(frozen=True)
+class CaseGuide:
+    template: str  # e.g. "erp_sync/guides/missing_mapping.html"
+    context: dict  # what that template reads, under the name `guide` (guide.context.…)
 
 
 class RemediationProvider(Protocol):
@@ -78,6 +89,14 @@ def case_remediations(case: Case, user) -> list[RemediationAction]:
         for action in _offered(provider, case, subject, user)
         if user.has_perm(action.permission)
     ]
+
+
+def case_guide(case: Case, user) -> CaseGuide | None:
+    """The explanation and guided fix the subject's app offers for `case`, if any."""
+    provider, subject = _provider_and_subject(case)
+    if provider is None or subject is None or not hasattr(provider, "guide"):
+        return None
+    return provider.guide(case, subject, user)
 
 
 def case_remediate(*, case: Case, key: str, actor) -> str:

@@ -21,7 +21,7 @@ from exceptions.forms import (
 )
 from exceptions.models import Case
 from exceptions.pagination import SORTS, keyset_page, parse_sort
-from exceptions.remediation import case_remediate, case_remediations
+from exceptions.remediation import case_guide, case_remediate, case_remediations
 from exceptions.selectors import (
     case_counts,
     case_get,
@@ -153,6 +153,7 @@ def case_detail_view(request, pk: int):
             "case": case,
             "history": history_rows(case),
             "remediations": case_remediations(case, request.user),
+            "guide": case_guide(case, request.user),
             "reason_form": CaseReasonForm(),
             "comment_form": CaseCommentForm(),
             "assign_form": CaseAssignForm(initial={"owner": case.owner_id}),
