@@ -3,6 +3,7 @@ every drill reports (sent, stored, posted, duplicates, lost)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -12,11 +13,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from tests.billing.factories import event_body
+from tests.drills.servers import wait_until
 
 # Every summary line of the session, printed again at its end (conftest).
 SUMMARIES: list[str] = []
 # A source system retries what was not answered 2xx, after this pause.
 RETRY_PAUSE = 0.5
+
+# The outage drills (broker down, database restart): short leases so a job whose worker lost
+# its broker or database mid-batch is reclaimed within the drill; 50 ms per ERP call.
+OUTAGE_CONNECTION_SETTINGS = {
+    "latency_ms": 50,
+    "sync": {
+        "lease_seconds": 15,
+        "call_timeout_seconds": 8,
+        "lease_margin_seconds": 2,
+        "drain_seconds": 5,
+    },
+}
+# The sweeper treats a job untouched this long as having lost its message.
+OUTAGE_KNOBS = {"CONCORD_ERP_STALE_PENDING_SECONDS": 5, "CONCORD_ERP_DISPATCH_GRACE_SECONDS": 5}
 
 
 def invoice_event(number: int, *, run: str) -> dict:
@@ -132,6 +148,20 @@ def ledger_counts(connection, event_ids: list[str]) -> dict[str, int]:
         **counts,
         "lost": (len(event_ids) - stored) + (applied - counts["posted"]),
     }
+
+
+def wait_all_posted(connection, accepted: list[str], *, seconds: float, counts=None) -> None:
+    """Wait up to `seconds` for every accepted event to be posted; never raises: the
+    drill's counts afterwards say what is missing. `counts` replaces ledger_counts (e.g. one
+    that reconnects first)."""
+    counts = counts or ledger_counts
+    with contextlib.suppress(AssertionError):
+        wait_until(
+            lambda: counts(connection, accepted)["posted"] >= len(accepted),
+            timeout=seconds,
+            interval=1,
+            message="not every accepted event was posted",
+        )
 
 
 def posting_counts(connection, jobs) -> dict[str, int]:

@@ -12,7 +12,6 @@ the API exception handler's database branch and handler500) the requests cut by 
 answer 500, and the drill fails on them.
 """
 
-import contextlib
 import json
 import time
 
@@ -22,21 +21,18 @@ from django.utils import timezone
 
 from erp_sync.models import SyncAttempt
 from tests.drills.conftest import drill_seconds
-from tests.drills.load import Source, ledger_counts, summary
-from tests.drills.servers import wait_until
+from tests.drills.load import (
+    OUTAGE_CONNECTION_SETTINGS,
+    OUTAGE_KNOBS,
+    Source,
+    ledger_counts,
+    summary,
+    wait_all_posted,
+)
 
 pytestmark = [pytest.mark.drill]
 
-CONNECTION_SETTINGS = {
-    "latency_ms": 50,
-    "sync": {
-        "lease_seconds": 15,
-        "call_timeout_seconds": 8,
-        "lease_margin_seconds": 2,
-        "drain_seconds": 5,
-    },
-}
-KNOBS = {"CONCORD_ERP_STALE_PENDING_SECONDS": 5, "CONCORD_ERP_DISPATCH_GRACE_SECONDS": 5}
+CONNECTION_SETTINGS, KNOBS = OUTAGE_CONNECTION_SETTINGS, OUTAGE_KNOBS
 
 
 def _clear_503(body: str) -> bool:
@@ -71,13 +67,9 @@ def test_database_restart_under_load_answers_503_loses_nothing_posts_once(drill,
 
     accepted = [item.event["id"] for item in sent if item.accepted]
     connection = world["connection"]
-    with contextlib.suppress(AssertionError):  # the counts below say what is missing
-        wait_until(
-            lambda: _counts(connection, accepted)["posted"] >= len(accepted),
-            timeout=drill_seconds("database_recovery", 90),
-            interval=1,
-            message="not every accepted event was posted after the restart",
-        )
+    wait_all_posted(
+        connection, accepted, seconds=drill_seconds("database_recovery", 90), counts=_counts
+    )
     recovered_in = time.monotonic() - back_at
     counts = _counts(connection, accepted)
     posted_after = SyncAttempt.objects.filter(outcome="posted", started_at__gte=restarted_at)
