@@ -84,14 +84,25 @@ def rule_draft_preview_view(request):
         )
     else:
         try:
-            context["result"] = mapping_draft_preview(
-                data=form.cleaned_data, event=job.event, connection=job.connection
+            context["result"] = _named(
+                mapping_draft_preview(
+                    data=form.cleaned_data, event=job.event, connection=job.connection
+                ),
+                flow["chart"],
             )
         except DomainError as refused:
             context["error"] = refused.message
         context["sample"] = labels.get(str(job.pk)) or job.external_id
         context["connection"] = job.connection
     return render(request, "erp_sync/rule_preview.html#preview-result", context)
+
+
+def _named(result: dict, chart) -> dict:
+    """The preview with each posting's account named from the chart (when it was read)."""
+    names = {account.code: account.name for account in chart or ()}
+    for posting in (result.get("document") or {}).get("postings", []):
+        posting["account_name"] = names.get(posting.get("account"), "")
+    return result
 
 
 @require_POST

@@ -131,6 +131,8 @@ def guide(case: Case, subject, user) -> CaseGuide:
     count = case.item_count
     active = case.is_active and count > 0
     maps_now, still_failing = blocked_now(case) if active else (False, "")
+    if still_failing == (case.detail or {}).get("error"):
+        still_failing = ""  # the failure the case already names
     revise = rule_to_revise(match)
     create_url = revise_url = replay_url = ""
     if active and revise is None and user.has_perm(ADD_PERMISSION):

@@ -4,6 +4,7 @@ accounts of the connection's chart; the draft is previewed on a blocked document
 back to the case, whose blocked jobs replay as one bulk action; the case resolves when they
 post."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from billing.choices import ErpStatus
 from config.money_tags import money
 from erp_sync.adapters.sandbox import SandboxAdapter
 from erp_sync.choices import BulkActionState, DocumentType, SyncJobState
+from erp_sync.mapping import resolve_rule
 from erp_sync.models import MappingRule, SyncJob, SyncJobBulkAction
 from erp_sync.selectors import connection_chart
 from exceptions.models import Case, CaseState
@@ -144,8 +146,10 @@ def test_draft_preview_shows_the_journal_lines_on_a_blocked_document_and_stores_
     assert response.status_code == 200, page
     assert "balanced" in page and "NOT balanced" not in page
     rows = [" ".join(row.split()) for row in page.split("<tr>")[2:]]
-    assert rows[0].startswith(f"<td><code>{RECEIVABLE}</code></td><td class=\"num\">40.50</td>")
-    assert rows[1].startswith(f"<td><code>{REVENUE_SAAS}</code></td><td class=\"num\">0")
+    assert rows[0].startswith(
+        f'<td><code>{RECEIVABLE}</code> Accounts receivable</td><td class="num">40.50</td>'
+    )
+    assert rows[1].startswith(f'<td><code>{REVENUE_SAAS}</code> SaaS revenue</td><td class="num">0')
     assert "this rule, not saved yet" in page
     assert f"invoice {blocked['invoices'][2].invoice_id}" in page
     assert MappingRule.objects.count() == rules_before
@@ -250,3 +254,38 @@ def test_sandbox_chart_leaves_out_the_accounts_it_rejects(blocked):
     codes = {account.code for account in SandboxAdapter(connection).chart_of_accounts()}
 
     assert REVENUE_SAAS in codes and RECEIVABLE not in codes
+
+
+def test_a_rule_without_the_account_is_offered_for_revision(
+    make_user, django_capture_on_commit_callbacks
+):
+    world = make_world()
+    rule = world["rules"][DocumentType.INVOICE]
+    MappingRule.objects.filter(pk=rule.pk).update(revenue_account="")
+    invoice = make_invoice()
+    dispatch(invoice.event, capture=django_capture_on_commit_callbacks)
+    case = Case.objects.get(kind="mapping_missing")
+    admin = _client(make_user("ines", "integration_admin"))
+
+    page = admin.get(reverse("exceptions:case-detail", args=[case.pk])).content.decode()
+
+    assert f"Rule US01 invoice v1 (id {rule.pk}) gives no revenue account" in page
+    assert f'href="/erp/rules/{rule.pk}/?case={case.pk}"' in page
+    assert 'data-testid="guide-create-rule"' not in page
+    form = admin.get(f"/erp/rules/{rule.pk}/?case={case.pk}").context["form"]
+    assert dict(form.fields["revenue_account"].choices)[REVENUE_SAAS] == "4000 — SaaS revenue"
+
+
+def test_a_draft_rule_wins_the_resolution_only_where_it_matches(blocked):
+    draft = MappingRule(
+        name="draft", entity="US01", document_type="invoice", product_family="support"
+    )
+    draft.valid_from = dt.date(2026, 5, 1)
+    draft.specificity = draft.compute_specificity()
+    context = {"entity": "US01", "document_type": "invoice", "product_family": "support"}
+
+    assert resolve_rule(on_date=dt.date(2026, 5, 14), draft=draft, **context) is draft
+    assert resolve_rule(on_date=dt.date(2026, 4, 30), draft=draft, **context) is None
+    other = {**context, "product_family": "saas"}
+    assert resolve_rule(on_date=dt.date(2026, 5, 14), draft=draft, **other) is None
+    assert not MappingRule.objects.filter(name="draft").exists()
