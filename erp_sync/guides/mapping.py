@@ -139,9 +139,11 @@ def guide(case: Case, subject, user) -> CaseGuide:
         create_url = f"{reverse('erp_sync:rule-create')}?case={case.pk}"
     if active and revise is not None and user.has_perm(CHANGE_PERMISSION):
         revise_url = f"{reverse('erp_sync:rule-edit', args=[revise])}?case={case.pk}"
-    if active and maps_now and user.has_perm(REPLAY_PERMISSION):
-        replay_url = reverse("erp_sync:case-jobs-replay", args=[case.pk])
     bulk = case_bulk_action(case)
+    bulk_active = bulk is not None and bulk.state == BulkActionState.RUNNING
+    # Not offered again while a replay of the case runs (its progress shows instead).
+    if active and maps_now and not bulk_active and user.has_perm(REPLAY_PERMISSION):
+        replay_url = reverse("erp_sync:case-jobs-replay", args=[case.pk])
     return CaseGuide(
         template=TEMPLATE,
         context={
@@ -159,6 +161,6 @@ def guide(case: Case, subject, user) -> CaseGuide:
             "revise_url": revise_url,
             "replay_url": replay_url,
             "bulk": bulk,
-            "bulk_active": bulk is not None and bulk.state == BulkActionState.RUNNING,
+            "bulk_active": bulk_active,
         },
     )

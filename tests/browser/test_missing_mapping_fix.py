@@ -162,6 +162,7 @@ def test_filter_open_create_rule_preview_save_replay_and_see_it_posted(
     page.wait_for_url(case_url)
     expect(page.get_by_test_id("bulk-state")).to_have_text("Running")
     expect(page.get_by_test_id("bulk-done")).to_have_text("0 of 3")
+    expect(page.get_by_test_id("guide-replay")).to_have_count(0)
     no_serious_violations(page, found, GUIDE)
     shot(page, "3-replay-running")
     [action_id] = queued
