@@ -38,6 +38,7 @@ class BuilderLookups:
                 document_type=self.kind,
                 product_family=product_family,
                 on_date=on_date,
+                draft=self.draft,
                 **context,
             )
         return self._cache[key]

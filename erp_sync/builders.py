@@ -44,27 +44,35 @@ class BuiltDocument:
     line_rules: tuple[tuple[str, MappingRule], ...] = field(default=())
 
 
-def build_document(*, event, connection, posting_date: dt.date | None = None) -> BuiltDocument:
+def build_document(
+    *,
+    event,
+    connection,
+    posting_date: dt.date | None = None,
+    draft: MappingRule | None = None,
+) -> BuiltDocument:
     """The ERP document of `event` for `connection`.
 
     `posting_date` moves the document to another date (the closed-period policy
     "post_next_open"); the original date is kept in `extra["original_date"]` and rules are
-    resolved on the original date. Raises MappingMissingError (with `.match`),
-    UnbalancedDocumentError, or DocumentSourceError (the event is not postable, or a record it
-    names is not in billing).
+    resolved on the original date. `draft`, an unsaved rule, is taken as if it were saved
+    (erp_sync.mapping.resolve_rule): the preview of a rule before it is saved. Raises
+    MappingMissingError (with `.match`), UnbalancedDocumentError, or DocumentSourceError (the
+    event is not postable, or a record it names is not in billing).
     """
     kind = document_type_for(event.type)
     if kind is None:
         raise DocumentSourceError(
             f"{event.type} events post nothing to the ERP", code="not_postable", field="type"
         )
-    builder = _Builder(event=event, connection=connection, kind=kind)
+    builder = _Builder(event=event, connection=connection, kind=kind, draft=draft)
     return builder.build(posting_date)
 
 
 class _Builder(BuilderLookups):
-    def __init__(self, *, event, connection, kind: str):
+    def __init__(self, *, event, connection, kind: str, draft: MappingRule | None = None):
         self.event = event
+        self.draft = draft
         self.connection = connection
         self.kind = kind
         self.data = (event.body or {}).get("data", {}) or {}

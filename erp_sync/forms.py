@@ -37,6 +37,27 @@ class MappingRuleForm(forms.Form):
     valid_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     valid_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    ACCOUNT_FIELDS = ("revenue_account", "receivable_account", "tax_account")
+
+    def __init__(self, *args, chart=None, **kwargs):
+        """`chart`: the ERP's accounts (ChartAccount); the account fields then become choices
+        of that chart ("code — name"), the current value kept if the chart lacks it."""
+        super().__init__(*args, **kwargs)
+        if chart is None:
+            return
+        choices = [(account.code, f"{account.code} — {account.name}") for account in chart]
+        known = {account.code for account in chart}
+        for name in self.ACCOUNT_FIELDS:
+            text = self.fields[name]
+            current = self.initial.get(name) or ""
+            extra = [(current, f"{current} (not in the chart)")] if current not in known else []
+            self.fields[name] = forms.ChoiceField(
+                label=text.label,
+                choices=[("", "— none —"), *[c for c in extra if c[0]], *choices],
+                required=False,
+                help_text=text.help_text,
+            )
+
 
 class MappingPreviewForm(forms.Form):
     event_json = forms.CharField(

@@ -53,7 +53,32 @@ def matching_rules(
     return MappingRule.objects.filter(query).order_by("-specificity", "-version", "-id")
 
 
-def resolve_rule(*, on_date: dt.date, **context: str) -> MappingRule | None:
+def resolve_rule(
+    *, on_date: dt.date, draft: MappingRule | None = None, **context: str
+) -> MappingRule | None:
     """The most specific active rule for the context on `on_date` (the keywords of
-    `matching_rules`), or None. Read-only."""
-    return matching_rules(on_date=on_date, **context).first()
+    `matching_rules`), or None. Read-only.
+
+    `draft` is an unsaved rule taken as if it were saved (the preview of a rule being
+    written): it wins when it matches and is at least as specific as the stored winner (a
+    tie would be refused at save, so the preview shows the draft's mapping).
+    """
+    found = matching_rules(on_date=on_date, **context).first()
+    draft_wins = draft is not None and (found is None or draft.specificity >= found.specificity)
+    if draft_wins and rule_matches(draft, on_date=on_date, **context):
+        return draft
+    return found
+
+
+def rule_matches(rule: MappingRule, *, on_date: dt.date, **context: str) -> bool:
+    """Whether `rule` (saved or not) maps the context on `on_date`: the same test as
+    `matching_rules`, in Python."""
+    if not rule.is_active or rule.valid_from is None or rule.valid_from > on_date:
+        return False
+    if rule.valid_to is not None and rule.valid_to < on_date:
+        return False
+    for name in MappingRule.MATCH_FIELDS:
+        wanted = getattr(rule, name) or ""
+        if wanted and wanted != (context.get(name) or ""):
+            return False
+    return True

@@ -5,7 +5,7 @@ job it blocks."""
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SyncJob
 from exceptions.models import Case
-from exceptions.remediation import RemediationAction
+from exceptions.remediation import CaseGuide, RemediationAction
 from exceptions.selectors import case_item_subject_ids
 
 REPLAY = RemediationAction(
@@ -62,6 +62,12 @@ class BlockedJobsRemediation:
                 style="danger",
             ),
         ]
+
+    def guide(self, case: Case, subject, user) -> CaseGuide | None:
+        """The guided fix of the case's kind (erp_sync.guides), None for a kind without one."""
+        from erp_sync.guides import case_guide
+
+        return case_guide(case, subject, user)
 
     def case_perform(self, case: Case, subject, key: str, actor) -> str:
         from erp_sync.services.jobs import SyncJobError, job_cancel, jobs_replay

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from django.core.cache import cache
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 
 from billing.selectors import record_for_event
 from erp_sync import semaphore
+from erp_sync.adapters.base import ChartAccount, ErpError
+from erp_sync.adapters.registry import adapter_for
 from erp_sync.choices import SyncJobState
 from erp_sync.documents import BUSINESS_KEYS
 from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
+from exceptions.models import Case as ExceptionCase
+from exceptions.models import CaseItem
+from exceptions.selectors import case_item_subject_ids
+
+logger = logging.getLogger(__name__)
 
 # --- rules and connections ----------------------------------------------------------------
 
@@ -153,3 +162,60 @@ def sync_job_lineage(job: SyncJob) -> dict:
 def connection_in_flight(connection: Connection) -> int:
     """Calls to `connection`'s ERP holding a semaphore slot now."""
     return semaphore.in_flight(connection)
+
+
+# --- guided fixes of cases ----------------------------------------------------------------
+
+# A chart changes rarely; a person filling a rule form should not wait for the ERP each time.
+CHART_CACHE_SECONDS = 300
+
+
+def connection_chart(connection: Connection) -> list[ChartAccount] | None:
+    """The chart of accounts of `connection`'s ERP, read through its adapter and cached for
+    CHART_CACHE_SECONDS; None when the ERP does not answer (not cached, so the next read
+    asks again)."""
+    key = f"erp_sync:chart:{connection.pk}"
+    chart = cache.get(key)
+    if chart is not None:
+        return chart
+    try:
+        chart = adapter_for(connection).chart_of_accounts()
+    except ErpError:
+        logger.warning("chart of accounts of %s not read", connection.name, exc_info=True)
+        return None
+    cache.set(key, chart, CHART_CACHE_SECONDS)
+    return chart
+
+
+def case_blocked_jobs(case: ExceptionCase) -> QuerySet[SyncJob]:
+    """The sync jobs a case grouped by cause on a connection still blocks (its open items),
+    with their events; empty for any other case."""
+    if not case.cause_key or case.subject_type.model_class() is not Connection:
+        return SyncJob.objects.none()
+    return (
+        SyncJob.objects.filter(pk__in=case_item_subject_ids(case), connection_id=case.subject_id)
+        .select_related("event", "connection")
+        .order_by("id")
+    )
+
+
+def case_bulk_scope(case: ExceptionCase) -> str:
+    """The `scope` of the bulk actions started from a case (how they are found again)."""
+    return f"case #{case.pk}"
+
+
+def case_bulk_action(case: ExceptionCase) -> SyncJobBulkAction | None:
+    """The latest bulk action started from `case`, if any."""
+    return SyncJobBulkAction.objects.filter(scope=case_bulk_scope(case)).order_by("-id").first()
+
+
+def case_blocked_periods(case: ExceptionCase) -> list[str]:
+    """The months ("YYYY-MM") of the records a grouped case still blocks, oldest first."""
+    periods = (
+        CaseItem.objects.filter(case=case, cleared_at__isnull=True)
+        .exclude(period="")
+        .order_by("period")
+        .values_list("period", flat=True)
+        .distinct()
+    )
+    return list(periods)

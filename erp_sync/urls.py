@@ -57,3 +57,11 @@ urlpatterns += [
     path("lineage/", console_views.lineage_view, name="lineage"),
     path("rules/<int:pk>/versions", console_views.rule_detail_view, name="rule-detail"),
 ]
+
+# --- guided fixes of cases ---
+from erp_sync import guide_views  # noqa: E402
+
+urlpatterns += [
+    path("rules/preview-draft", guide_views.rule_draft_preview_view, name="rule-draft-preview"),
+    path("cases/<int:pk>/replay", guide_views.case_jobs_replay_view, name="case-jobs-replay"),
+]

@@ -24,6 +24,7 @@ from erp_sync.forms import (
     MappingPreviewForm,
     MappingRuleForm,
 )
+from erp_sync.guide_views import case_flow
 from erp_sync.models import Connection, MaintenanceWindow, MappingRule
 from erp_sync.selectors import (
     connection_get,
@@ -55,8 +56,9 @@ def rule_list_view(request):
     return render(request, "erp_sync/rule_list.html", context)
 
 
-def _save_rule(request, form, save):
-    """Run `save(data)`; a refusal is shown on the form, warnings as messages."""
+def _save_rule(request, form, save, flow: dict | None = None):
+    """Run `save(data)`; a refusal is shown on the form, warnings as messages. In a case's
+    flow, back to the case, where the blocked jobs can be replayed."""
     if not form.is_valid():
         return None
     try:
@@ -67,30 +69,43 @@ def _save_rule(request, form, save):
     for warning in result.warnings:
         messages.warning(request, warning)
     messages.success(request, f"Saved {result.rule} (id {result.rule.pk}).")
+    if flow is not None:
+        return redirect(flow["case_url"])
     return redirect("erp_sync:rule-list")
 
 
 @login_required
 @permission_required("erp_sync.add_mappingrule", raise_exception=True)
 def rule_create_view(request):
-    form = MappingRuleForm(request.POST or None)
+    """A new rule; with `?case=<pk>` (a missing mapping) prefilled from the case, the
+    accounts chosen from its connection's chart, a preview on a blocked document."""
+    flow = case_flow(request)
+    form = MappingRuleForm(
+        request.POST or None,
+        initial=flow["initial"] if flow else None,
+        chart=flow["chart"] if flow else None,
+    )
     if request.method == "POST":
         done = _save_rule(
             request,
             form,
             lambda data: rule_services.mapping_rule_create(data=data, actor=request.user),
+            flow,
         )
         if done is not None:
             return done
-    return render(request, "erp_sync/rule_form.html", {"form": form, "rule": None})
+    return render(request, "erp_sync/rule_form.html", {"form": form, "rule": None, "flow": flow})
 
 
 @login_required
 @permission_required("erp_sync.change_mappingrule", raise_exception=True)
 def rule_edit_view(request, pk: int):
     rule = _rule_or_404(pk)
+    flow = case_flow(request)
     initial = {name: getattr(rule, name) for name in EDITABLE_FIELDS}
-    form = MappingRuleForm(request.POST or None, initial=initial)
+    form = MappingRuleForm(
+        request.POST or None, initial=initial, chart=flow["chart"] if flow else None
+    )
     if request.method == "POST":
         done = _save_rule(
             request,
@@ -98,13 +113,14 @@ def rule_edit_view(request, pk: int):
             lambda data: rule_services.mapping_rule_revise(
                 rule=rule, data=data, actor=request.user
             ),
+            flow,
         )
         if done is not None:
             return done
     return render(
         request,
         "erp_sync/rule_form.html",
-        {"form": form, "rule": rule, "versions": mapping_rule_versions(rule)},
+        {"form": form, "rule": rule, "versions": mapping_rule_versions(rule), "flow": flow},
     )
 
 

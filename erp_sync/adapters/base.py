@@ -121,6 +121,16 @@ def listed_flat(pages: Iterable[list[ListedDocument]]) -> list[ListedDocument]:
 
 
 @dataclass(frozen=True)
+class ChartAccount:
+    """One account of an ERP's chart, as a person picks it: code, name and, where the ERP
+    says, its kind (receivable, payable, revenue, expense or other; "" when unknown)."""
+
+    code: str
+    name: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
 class Health:
     ok: bool
     detail: str = ""
@@ -192,4 +202,9 @@ class ErpAdapter(Protocol):
 
     def missing_accounts(self, codes: set[str]) -> set[str]:
         """The account codes among `codes` that the ERP does not have."""
+        ...
+
+    def chart_of_accounts(self) -> list[ChartAccount]:
+        """Every account a document may post to (open, not a view), ordered by code.
+        Raises ErpError when the ERP does not answer."""
         ...

@@ -47,6 +47,7 @@ from django.utils.dateparse import parse_datetime
 
 from erp_sync.adapters.base import (
     LIST_PAGE_SIZE,
+    ChartAccount,
     ErpDocument,
     Health,
     ListedDocument,
@@ -177,6 +178,16 @@ class SandboxAdapter:
 
     def missing_accounts(self, codes: set[str]) -> set[str]:
         return self._call("missing_accounts", lambda: self._unknown(set(codes)))
+
+    def chart_of_accounts(self) -> list[ChartAccount]:
+        """The connection's SandboxAccount rows, but the ones `reject_accounts` refuses."""
+        rejected = set(self.settings.get("reject_accounts") or [])
+
+        def read() -> list[ChartAccount]:
+            rows = self._chart().order_by("code").values_list("code", "name")
+            return [ChartAccount(code, name) for code, name in rows if code not in rejected]
+
+        return self._call("chart_of_accounts", read)
 
     # -- the ledger ---------------------------------------------------------------------------
     def _documents(self):

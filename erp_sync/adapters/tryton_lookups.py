@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from erp_sync.adapters.base import (
+    ChartAccount,
     ErpDocument,
     NonRetryableError,
     ParentMissingError,
@@ -18,6 +19,8 @@ from erp_sync.adapters.jsonrpc import TrytonWarning
 
 # Invoice states `post` may still move to posted (an earlier crash left it there).
 POSTABLE_STATES = ("draft", "validated")
+# The flags of an account type, in the order that names an account's kind.
+ACCOUNT_KINDS = ("receivable", "payable", "revenue", "expense")
 
 
 class TrytonLookups:
@@ -86,6 +89,21 @@ class TrytonLookups:
             ["code", "party_required"],
         ):
             self._accounts[row["code"]] = row
+
+    def chart_of_accounts(self) -> list[ChartAccount]:
+        """Every open account that takes postings (it has a type), ordered by code."""
+        rows = self._search_read(
+            "account.account",
+            [("closed", "!=", True), ("type", "!=", None), ("code", "!=", None)],
+            ["code", "name", *(f"type.{kind}" for kind in ACCOUNT_KINDS)],
+            order=[("code", "ASC")],
+        )
+        chart = []
+        for row in rows:
+            flags = row.get("type.") or {}
+            kind = next((kind for kind in ACCOUNT_KINDS if flags.get(kind)), "other")
+            chart.append(ChartAccount(row["code"], row.get("name") or "", kind))
+        return chart
 
     def _account(self, code: str) -> dict:
         self._load_accounts({code})

@@ -246,9 +246,7 @@ def mapping_preview(
     """
     from billing.models import FinanceEvent
     from billing.schema import EVENT_TYPES, EventSchemaError, validate_event
-    from erp_sync.builders import build_document
-    from erp_sync.documents import document_to_json, document_type_for
-    from erp_sync.errors import DocumentSourceError, ErpSyncError
+    from erp_sync.errors import DocumentSourceError
 
     if body is not None:
         if not isinstance(body, dict):
@@ -277,6 +275,27 @@ def mapping_preview(
             raise DocumentSourceError(
                 f"no stored event {source}/{event_id}", code="not_found", field="id"
             )
+    connection = (
+        Connection.objects.filter(is_active=True, entity__code=event.entity).order_by("id").first()
+    )
+    return _preview_answer(event, connection)
+
+
+def mapping_draft_preview(*, data: dict[str, Any], event, connection) -> dict[str, Any]:
+    """What the stored `event` would map to on `connection` if the rule `data` (the fields of
+    `mapping_rule_create`) were saved: the answer of `mapping_preview`, the draft among its
+    rules (its id None). Reads only; nothing is stored. Raises RuleDatesError."""
+    draft = MappingRule(**_clean(data))
+    draft.specificity = draft.compute_specificity()
+    _check_dates(draft)
+    return _preview_answer(event, connection, draft=draft)
+
+
+def _preview_answer(event, connection, *, draft: MappingRule | None = None) -> dict[str, Any]:
+    from erp_sync.builders import build_document
+    from erp_sync.documents import document_to_json, document_type_for
+    from erp_sync.errors import ErpSyncError
+
     kind = document_type_for(event.type)
     answer: dict[str, Any] = {
         "ok": False,
@@ -289,11 +308,8 @@ def mapping_preview(
         "balanced": False,
         "error": None,
     }
-    connection = (
-        Connection.objects.filter(is_active=True, entity__code=event.entity).order_by("id").first()
-    )
     try:
-        built = build_document(event=event, connection=connection)
+        built = build_document(event=event, connection=connection, draft=draft)
     except ErpSyncError as error:
         answer["error"] = {
             "code": error.code,

@@ -217,6 +217,8 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("erp_sync:job-bulk", "POST"): console(FIN | INTEGRATION),
     ("erp_sync:job-bulk-detail", "GET"): console(INTERNAL),
     ("erp_sync:job-bulk-progress", "GET"): console(INTERNAL),
+    ("erp_sync:rule-draft-preview", "POST"): console(INTERNAL),
+    ("erp_sync:case-jobs-replay", "POST"): console(FIN | INTEGRATION),
     # partners
     ("partners:partner-list", "GET"): console(INTERNAL),
     ("partners:partner-detail", "GET"): console(INTERNAL),

@@ -199,6 +199,7 @@ def api_url(path: str, ids: dict) -> str:
 _CONSOLE_OBJECTS = {
     "exceptions": "cases",
     "erp_sync:rule": "mapping-rules",
+    "erp_sync:case": "cases",
     "erp_sync:connection": "connections",
     "erp_sync:job": "sync-jobs",
     "partners:partner": "partners",

@@ -58,6 +58,17 @@ def test_missing_accounts_returns_unknown_codes_only(adapter):
     }
 
 
+def test_chart_of_accounts_lists_open_accounts_with_names_and_kinds(adapter):
+    chart = {account.code: account for account in adapter.chart_of_accounts()}
+
+    assert chart[RECEIVABLE].kind == "receivable"
+    assert chart[REVENUE].kind == "revenue"
+    assert chart[REVENUE].name == "Services"
+    assert chart[CASH].name == "Cash and Cash Equivalents"
+    codes = [account.code for account in adapter.chart_of_accounts()]
+    assert codes == sorted(codes)
+
+
 def test_health_on_running_server_is_ok(adapter):
     health = adapter.health()
 
