@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from billing.selectors import record_for_event
 from config.console import filtered_page, get_or_404, history_entries
 from config.errors import DomainError
-from billing.selectors import record_for_event
 from erp_sync.choices import BulkActionKind, BulkActionState
 from erp_sync.filters import SyncJobFilterSet
 from erp_sync.models import SyncJob

@@ -27,7 +27,7 @@ TEXT, AMOUNT, DAY, WHEN, NUMBER = "text", "amount", "day", "when", "number"
 # detail key → (label, kind). The order is the order on the page.
 KNOWN_FIELDS: dict[str, tuple[str, str]] = {
     "detail": ("What was wrong", TEXT),
-    "error": ("What the ERP or Concord said", TEXT),
+    "error": ("Reason given", TEXT),
     "type": ("Event type", TEXT),
     "source": ("Source system", TEXT),
     "id": ("Event id", TEXT),
@@ -70,7 +70,7 @@ class Link:
 
 
 def humanize(key: str) -> str:
-    """"parent_external_id" → "Parent external id"."""
+    """Turn a key into words: "parent_external_id" → "Parent external id"."""
     words = str(key).replace("_", " ").replace("-", " ").strip()
     return words[:1].upper() + words[1:] if words else "—"
 
@@ -103,7 +103,7 @@ def flatten(value, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _amount(text) -> tuple[Decimal | None, str]:
-    """"1250.00 USD" → (Decimal("1250.00"), "USD"); anything else → (None, "")."""
+    """Read "1250.00 USD" as (Decimal("1250.00"), "USD"); anything else as (None, "")."""
     parts = str(text or "").split()
     if not parts:
         return None, ""
@@ -170,9 +170,11 @@ def case_detail_view(case: Case) -> DetailView:
     other: list[tuple[str, str]] = []
     for key, value in detail.items():
         if key not in known:
-            other += flatten(value, humanize(key)) if isinstance(value, dict) else [
-                (humanize(key), _scalar(value))
-            ]
+            other += (
+                flatten(value, humanize(key))
+                if isinstance(value, dict)
+                else [(humanize(key), _scalar(value))]
+            )
     return DetailView(fields, groups, other, _waiting(detail.get("waiting_for")))
 
 

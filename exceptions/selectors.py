@@ -2,8 +2,8 @@
 
 from collections.abc import Iterable, Mapping
 
-from django.db import models
 from django.contrib.contenttypes.models import ContentType
+from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import QueryDict
 

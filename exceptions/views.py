@@ -11,7 +11,6 @@ from config.console import get_or_404, history_rows
 from config.errors import DomainError
 from exceptions import services
 from exceptions.filters import CaseFilterSet
-from exceptions.kinds import consequence, what_failed
 from exceptions.forms import (
     CaseAssignForm,
     CaseBulkForm,
@@ -20,6 +19,7 @@ from exceptions.forms import (
     CaseRemediateForm,
     SavedFilterForm,
 )
+from exceptions.kinds import consequence, what_failed
 from exceptions.models import Case
 from exceptions.pagination import SORTS, keyset_page, parse_sort
 from exceptions.presentation import case_detail_view as detail_as_fields
