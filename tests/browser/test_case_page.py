@@ -20,6 +20,8 @@ from tests.erp_sync.job_helpers import (
     eager_celery,  # noqa: F401 (fixture)
     make_world,
 )
+from tests.exceptions.factories import CaseFactory
+from tests.partners.factories import partner as make_partner
 
 pytestmark = [
     pytest.mark.browser,
@@ -120,3 +122,13 @@ def test_row_keys_leave_typing_alone(logged_in_page, live_server, blocked):
     expect(page.locator("tr[data-selected]")).to_have_count(1)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf"/exceptions/{blocked['case'].pk}/$"))
+
+
+def test_partner_page_with_open_cases_passes_axe(logged_in_page, live_server):
+    partner = make_partner()
+    case = CaseFactory(partner=partner.partner_id, kind="unknown_partner", title="Deal names it")
+    page = logged_in_page("olivia", "finance_ops")
+    page.goto(f"{live_server.url}/partners/{partner.pk}/")
+    link = page.get_by_test_id("open-cases").get_by_role("link", name=f"Case #{case.pk}: Deal")
+    expect(link).to_have_count(1)
+    assert axe_violations(page) == []
