@@ -15,7 +15,7 @@ from billing.filters import FinanceEventFilterSet, InvoiceFilterSet
 from billing.models import FinanceEvent, Invoice
 from billing.services import event_discard, event_replay
 from config.console import filtered_page, history_entries
-from exceptions.selectors import cases_for_subject
+from exceptions.selectors import cases_for_subject, open_cases_touching
 
 
 @login_required
@@ -29,6 +29,8 @@ def event_list(request):
 @permission_required("billing.view_financeevent", raise_exception=True)
 def event_detail(request, pk: int):
     event = get_object_or_404(FinanceEvent.objects.select_related("received_by"), pk=pk)
+    record = selectors.record_for_event(event)
+    jobs = list(event.sync_jobs.select_related("connection").defer("document"))
     return render(
         request,
         "billing/event_detail.html",
@@ -36,9 +38,10 @@ def event_detail(request, pk: int):
             "event": event,
             "body_pretty": json.dumps(event.body, indent=2, sort_keys=True, cls=DjangoJSONEncoder),
             "cases": cases_for_subject(event),
+            "open_cases": open_cases_touching([event, record, *jobs]),
             "records": selectors.records_of_event(event),
-            "record": selectors.record_for_event(event),
-            "jobs": event.sync_jobs.select_related("connection").defer("document"),
+            "record": record,
+            "jobs": jobs,
             "history": history_entries(event),
             "can_replay": request.user.has_perm("billing.replay_financeevent"),
             "can_discard": request.user.has_perm("billing.discard_financeevent"),
@@ -88,9 +91,13 @@ def invoice_detail(request, invoice_id: str):
         invoice = selectors.invoice_get(invoice_id=invoice_id)
     except Invoice.DoesNotExist:
         raise Http404("no such invoice") from None
+    # Its neighbours: the event that issued it and the sync jobs that post it.
+    jobs = list(invoice.event.sync_jobs.select_related("connection").defer("document"))
     context = {
         "invoice": invoice,
+        "jobs": jobs,
         "cases": cases_for_subject(invoice),
+        "open_cases": open_cases_touching([invoice, invoice.event, *jobs]),
         "history": history_entries(invoice),
     }
     return render(request, "billing/invoice_detail.html", context)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
 
+from billing.selectors import record_for_event
 from config.console import filtered_page, get_or_404, history_entries
 from config.errors import DomainError
 from erp_sync.choices import BulkActionKind, BulkActionState
@@ -25,7 +26,7 @@ from erp_sync.selectors import (
 )
 from erp_sync.services.bulk import bulk_action_start
 from erp_sync.services.jobs import job_cancel, job_replay
-from exceptions.selectors import cases_for_subject
+from exceptions.selectors import cases_for_subject, open_cases_touching
 
 BULK_PERMISSIONS = {
     BulkActionKind.REPLAY: "erp_sync.replay_syncjob",
@@ -160,6 +161,9 @@ def job_detail_view(request, pk: int):
             "job": job,
             "lineage": sync_job_lineage(job),
             "cases": cases_for_subject(job),
+            # Open cases on the job, its event or its billing record, and the grouped cases
+            # that hold it as a blocked record.
+            "open_cases": open_cases_touching([job, job.event, record_for_event(job.event)]),
             "history": history,
             # job_replay takes dead jobs (the replay transition) and held ones (release).
             "can_replay": (can_proceed(job.replay) or can_proceed(job.release))

@@ -7,6 +7,7 @@ Lineage: billing.FinanceEvent → billing record → SyncJob → SyncAttempt →
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
@@ -97,6 +98,9 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("erp_sync:connection-detail", args=[self.pk])
 
     def clean(self) -> None:
         validate_secret_env(self.secret_env)
@@ -295,6 +299,9 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_type} {self.external_id} → {self.connection}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("erp_sync:job-detail", args=[self.pk])
 
     @transition(
         field=state,

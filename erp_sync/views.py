@@ -37,6 +37,7 @@ from erp_sync.selectors import (
 from erp_sync.services import connections as connection_services
 from erp_sync.services import rules as rule_services
 from erp_sync.services.rules import EDITABLE_FIELDS
+from exceptions.selectors import open_cases_touching
 
 # --- rules and connections ----------------------------------------------------------------
 
@@ -182,6 +183,7 @@ def connection_detail_view(request, pk: int):
             "window_form": MaintenanceWindowForm(),
             "can_change": request.user.has_perm("erp_sync.change_connection"),
             "history": history_entries(connection),
+            "open_cases": open_cases_touching([connection]),
         },
     )
 

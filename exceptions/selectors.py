@@ -2,8 +2,9 @@
 
 from collections.abc import Iterable, Mapping
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import QueryDict
 
 from exceptions.filters import SLA_CHOICES, CaseFilterSet, sla_q
@@ -33,6 +34,40 @@ def cases_for_subject(subject: models.Model) -> QuerySet[Case]:
     """Every case ever raised on `subject`, in any state."""
     subject_type, subject_id = subject_key(subject)
     return case_list().filter(subject_type=subject_type, subject_id=subject_id)
+
+
+def open_cases_touching(
+    subjects: Iterable[models.Model], *, partner: str = "", limit: int = 50
+) -> list[Case]:
+    """Open/acknowledged cases raised on any of `subjects` or blocking one of them as an item
+    of a grouped case (a sync job waiting for a mapping rule), oldest deadline first; with
+    `partner`, also the cases scoped to that partner id.
+
+    For a record page's "Open cases": pass the record and its neighbours (its event, its
+    sync jobs). One query, whatever the number of subjects (content types are cached).
+    """
+    ids_by_type: dict[int, set[str]] = {}
+    for subject in subjects:
+        if subject is None or subject.pk is None:
+            continue
+        subject_type = ContentType.objects.get_for_model(subject)
+        ids_by_type.setdefault(subject_type.pk, set()).add(str(subject.pk))
+    if not ids_by_type and not partner:
+        return []
+    # The same condition reads a case's subject and an item's (both have these two fields).
+    is_subject = Q(pk__in=[])
+    for type_id, ids in ids_by_type.items():
+        is_subject |= Q(subject_type_id=type_id, subject_id__in=ids)
+    blocked = CaseItem.objects.filter(is_subject, case=OuterRef("pk"), cleared_at__isnull=True)
+    touching = is_subject | Exists(blocked) if ids_by_type else Q(pk__in=[])
+    if partner:
+        touching |= Q(partner=partner)
+    return list(
+        case_list()
+        .filter(state__in=ACTIVE_STATES)
+        .filter(touching)
+        .order_by(models.F("sla_due_at").asc(nulls_last=True), "-id")[:limit]
+    )
 
 
 def cases_blocking(

@@ -19,8 +19,11 @@ from exceptions.forms import (
     CaseRemediateForm,
     SavedFilterForm,
 )
+from exceptions.kinds import consequence, what_failed
 from exceptions.models import Case
 from exceptions.pagination import SORTS, keyset_page, parse_sort
+from exceptions.presentation import case_detail_view as detail_as_fields
+from exceptions.presentation import case_subject_link, item_links
 from exceptions.remediation import case_guide, case_remediate, case_remediations
 from exceptions.selectors import (
     case_counts,
@@ -145,19 +148,28 @@ def saved_filter_delete_view(request, pk: int):
 @login_required
 @permission_required("exceptions.view_case", raise_exception=True)
 def case_detail_view(request, pk: int):
+    """One case in finance words: what failed, what happens if nobody acts, its detail as
+    labelled fields, its subject and blocked records as links, then the guided fix."""
     case = _case_or_404(pk)
+    items = case_items(case) if case.cause_key else []
+    links = item_links(items)
     return render(
         request,
         "exceptions/case_detail.html",
         {
             "case": case,
+            "headline": what_failed(case.kind),
+            "consequence": consequence(case.kind),
+            "detail": detail_as_fields(case),
+            "subject_link": case_subject_link(case),
+            "item_rows": [(item, links[item.pk]) for item in items],
             "history": history_rows(case),
             "remediations": case_remediations(case, request.user),
             "guide": case_guide(case, request.user),
             "reason_form": CaseReasonForm(),
             "comment_form": CaseCommentForm(),
             "assign_form": CaseAssignForm(initial={"owner": case.owner_id}),
-            "items": case_items(case) if case.cause_key else [],
+            "items": items,
             "item_totals": case_item_totals(case) if case.cause_key else [],
         },
     )

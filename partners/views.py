@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from config.console import filtered_page, get_or_404, history_rows
+from exceptions.selectors import open_cases_touching
 from partners import selectors, statements
 from partners.choices import AgreementState, SettlementState
 from partners.errors import AgreementInvalid, AttributionInvalid, SettlementError
@@ -76,6 +77,9 @@ def partner_detail(request, pk: int):
             "can_attribute": request.user.has_perm("partners.add_attribution"),
             "can_edit_attribution": request.user.has_perm("partners.change_attribution"),
             "settlements": selectors.settlement_list().filter(partner=partner)[:24],
+            # Cases on the partner itself or scoped to it (an unknown partner on a deal, a
+            # reconciliation break of its settlements).
+            "open_cases": open_cases_touching([partner], partner=partner.partner_id),
         },
     )
 

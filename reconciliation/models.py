@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
@@ -97,6 +98,9 @@ class ReconciliationRun(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"run #{self.pk} {self.scope} {self.period_start:%Y-%m}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reconciliation:run-detail", args=[self.pk])
 
     @property
     def side_labels(self) -> tuple[str, str]:
@@ -442,6 +446,9 @@ class Break(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     def __str__(self) -> str:
         side = self.billing_number or self.erp_number or self.erp_external_id
         return f"{self.get_kind_display()}: {side}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reconciliation:break-detail", args=[self.pk])
 
     @property
     def side_labels(self) -> tuple[str, str]:

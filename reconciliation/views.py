@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from config.console import filtered_page, get_or_404, history_rows
 from config.errors import DomainError
-from exceptions.selectors import cases_for_subject
+from exceptions.selectors import cases_for_subject, open_cases_touching
 from reconciliation.choices import ACTIVE_RUN_STATES, BreakState, MatchStatus
 from reconciliation.export import breaks_csv, export_filename
 from reconciliation.filters import BreakFilterSet, MatchFilterSet, ReconciliationRunFilterSet
@@ -169,6 +169,7 @@ def break_detail_view(request, pk: int):
             "can_replay": posting_replayable(item) and request.user.has_perm(REPLAY_PERMISSION),
             "accept_form": BreakAcceptForm(),
             "cases": cases_for_subject(item).order_by("-id"),
+            "open_cases": open_cases_touching([item]),
         },
     )
 

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.choices import BillingInterval, SubscriptionState
@@ -97,6 +98,10 @@ class Subscription(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return self.subscription_id
+
+    def get_absolute_url(self) -> str | None:
+        """The event that created the subscription (it has no page of its own)."""
+        return reverse("billing:event-detail", args=[self.event_id]) if self.event_id else None
 
     _LIVE = [SubscriptionState.ACTIVE, SubscriptionState.PAST_DUE]
 

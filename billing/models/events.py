@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
@@ -105,6 +106,9 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.source}/{self.event_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("billing:event-detail", args=[self.pk])
 
     @property
     def data(self) -> dict:

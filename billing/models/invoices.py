@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.db.models.lookups import GreaterThanOrEqual
+from django.urls import reverse
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.choices import ErpStatus, InvoiceState
@@ -27,6 +28,10 @@ class ErpTracked(models.Model):
 
     class Meta:
         abstract = True
+
+    def get_absolute_url(self) -> str:
+        """The record's page: its event's (only invoices have a page of their own)."""
+        return reverse("billing:event-detail", args=[self.event_id])
 
 
 class Invoice(ConcurrentTransitionMixin, FSMModelMixin, ErpTracked):
@@ -86,6 +91,9 @@ class Invoice(ConcurrentTransitionMixin, FSMModelMixin, ErpTracked):
 
     def __str__(self) -> str:
         return self.invoice_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("billing:invoice-detail", args=[self.invoice_id])
 
     @property
     def open_amount(self) -> Decimal:

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
 from config.history import AuditedManager, ConcordHistory
 from partners.choices import AttributionOrigin, AttributionRole, PartnerKind
@@ -41,6 +42,9 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.partner_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("partners:partner-detail", args=[self.pk])
 
 
 class Attribution(models.Model):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.models.fields import amount_field, currency_field
@@ -67,6 +68,9 @@ class Settlement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner.partner_id} {self.period_start:%Y-%m} {self.currency}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("partners:settlement-detail", args=[self.pk])
 
     @transition(
         field=state,

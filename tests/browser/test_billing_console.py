@@ -79,7 +79,8 @@ def test_quarantined_payment_replayed_after_the_customer_arrives_is_applied(
 
     assert page.get_by_test_id("event-state").inner_text() == "Quarantined"
     assert page.get_by_test_id("quarantine-reason").inner_text().startswith("unknown_customer")
-    case_link = page.locator("main li a", has_text="unknown_customer")
+    open_cases = page.get_by_test_id("open-cases")
+    case_link = open_cases.locator("li", has_text="Unknown customer").get_by_role("link")
     assert case_link.count() == 1
 
     # The fix: the billing platform sends the missing customer; then a person replays.

@@ -116,6 +116,19 @@ def test_break_detail_shows_both_sides_and_the_accept_form(signed_in, month):
     assert 'data-testid="break-accept"' in page
 
 
+def test_break_detail_links_its_run_records_and_open_case(signed_in, month):
+    item = Break.objects.get(kind=BreakKind.AMOUNT_MISMATCH)
+    case = Case.objects.get(subject_id=str(item.pk), kind__startswith="reconciliation_")
+
+    page = signed_in.get(reverse("reconciliation:break-detail", args=[item.pk])).content.decode()
+
+    links = page[page.index('data-testid="break-links"') :]
+    assert reverse("reconciliation:run-detail", args=[item.last_seen_run_id]) in links
+    assert reverse("billing:invoice-detail", args=[item.billing_number]) in links
+    open_cases = page[page.index('data-testid="open-cases"') :]
+    assert reverse("exceptions:case-detail", args=[case.pk]) in open_cases
+
+
 def test_break_detail_unknown_is_404(signed_in, month):
     assert signed_in.get(reverse("reconciliation:break-detail", args=[999])).status_code == 404
 
