@@ -18,6 +18,7 @@ from erp_sync.filters import SyncJobFilterSet
 from erp_sync.models import SyncJob
 from erp_sync.selectors import (
     bulk_action_get,
+    bulk_action_jobs,
     sync_job_get,
     sync_job_lineage,
     sync_job_list,
@@ -134,6 +135,8 @@ def job_bulk_detail_view(request, pk: int):
     """A bulk action: who asked, why, which jobs, and its progress (live while running)."""
     context = _bulk_context(pk)
     context["history"] = history_entries(context["action"])
+    if context["action"].kind == BulkActionKind.POST_NEXT_OPEN:
+        context["jobs"] = bulk_action_jobs(context["action"])
     return render(request, "erp_sync/job_bulk_detail.html", context)
 
 

@@ -5,7 +5,7 @@ job it blocks."""
 from erp_sync.choices import SyncJobState
 from erp_sync.models import SyncJob
 from exceptions.models import Case
-from exceptions.remediation import RemediationAction
+from exceptions.remediation import CaseGuide, RemediationAction
 from exceptions.selectors import case_item_subject_ids
 
 REPLAY = RemediationAction(
@@ -37,8 +37,23 @@ class SyncJobRemediation:
         return f"{job.external_id} cancelled"
 
 
+def _closed_period_guide(case: Case, subject, user) -> CaseGuide:
+    from erp_sync.guides.period import closed_period_guide
+
+    return closed_period_guide(case, subject, user)
+
+
+# The guide of each kind of case grouped on a connection (exceptions.remediation.CaseGuide).
+GUIDES = {"closed_period": _closed_period_guide}
+
+
 class BlockedJobsRemediation:
     """For cases grouped by cause whose subject is a connection: act on the blocked jobs."""
+
+    def guide(self, case: Case, subject, user) -> CaseGuide | None:
+        """What happened and how to fix it, for the kinds in GUIDES."""
+        build = GUIDES.get(case.kind)
+        return build(case, subject, user) if build is not None else None
 
     def actions(self, subject, user) -> list[RemediationAction]:
         return []  # a connection's own case (circuit open) clears when the ERP answers
@@ -67,6 +82,13 @@ class BlockedJobsRemediation:
         from erp_sync.services.jobs import SyncJobError, job_cancel, jobs_replay
 
         jobs = SyncJob.objects.filter(pk__in=case_item_subject_ids(case))
+        if key == "replay" and case.kind == "closed_period":
+            from erp_sync.services.jobs import refuse_while_period_closed
+
+            # One question to the ERP for the case: every job waits on the same period.
+            first = jobs.filter(state=SyncJobState.HELD).order_by("pk").first()
+            if first is not None:
+                refuse_while_period_closed(first)
         if key == "replay":
             counts = jobs_replay(jobs=jobs, actor=actor, reason=f"from case #{case.pk}")
             failed = f", {counts['failed']} still failing" if counts["failed"] else ""

@@ -57,3 +57,19 @@ urlpatterns += [
     path("lineage/", console_views.lineage_view, name="lineage"),
     path("rules/<int:pk>/versions", console_views.rule_detail_view, name="rule-detail"),
 ]
+
+# --- closed-period case guide ---
+from erp_sync import period_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "closed-periods/<int:pk>/post-next-open",
+        period_views.closed_period_post_view,
+        name="closed-period-post",
+    ),
+    path(
+        "closed-periods/<int:pk>/wait",
+        period_views.closed_period_wait_view,
+        name="closed-period-wait",
+    ),
+]

@@ -201,6 +201,7 @@ _CONSOLE_OBJECTS = {
     "erp_sync:rule": "mapping-rules",
     "erp_sync:connection": "connections",
     "erp_sync:job": "sync-jobs",
+    "erp_sync:closed-period": "cases",
     "partners:partner": "partners",
     "partners:attribution-new": "partners",
     "partners:attribution-edit": "attributions",
