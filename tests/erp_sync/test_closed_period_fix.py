@@ -50,13 +50,15 @@ def _held(capture, count: int = 2, *, close=(MAY,), policy=ClosedPeriodPolicy.HO
 def test_replay_while_period_closed_says_it_cannot_succeed_and_writes_nothing(
     django_capture_on_commit_callbacks, role_users
 ):
-    world, [job], case = _held(django_capture_on_commit_callbacks, 1)
+    _world, [job], case = _held(django_capture_on_commit_callbacks, 1)
     ops = role_users["finance_ops"]
     rows = job.history.count()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(SyncJobError) as refused:
-            job_replay(job=job, actor=ops, reason="try again")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(SyncJobError) as refused,
+    ):
+        job_replay(job=job, actor=ops, reason="try again")
 
     assert refused.value.code == "period_closed"
     assert "2026-05 is still closed" in refused.value.message
@@ -84,7 +86,7 @@ def test_case_replay_of_closed_period_case_refuses_with_a_clear_message(
 def test_replay_after_period_reopened_goes_ahead_credited_to_the_person(
     django_capture_on_commit_callbacks, role_users
 ):
-    world, [job], case = _held(django_capture_on_commit_callbacks, 1)
+    world, [job], _case = _held(django_capture_on_commit_callbacks, 1)
     SandboxPeriod.objects.filter(connection=world["connection"]).delete()
     ops = role_users["finance_ops"]
 
@@ -122,7 +124,7 @@ def test_next_open_period_without_an_answer_is_the_next_month(
 def test_post_next_open_moves_and_posts_each_job_once_and_resolves_the_case(
     django_capture_on_commit_callbacks, role_users
 ):
-    world, jobs, case = _held(django_capture_on_commit_callbacks, 3, close=(MAY, JUNE))
+    _world, jobs, case = _held(django_capture_on_commit_callbacks, 3, close=(MAY, JUNE))
     ops = role_users["finance_ops"]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -157,7 +159,7 @@ def test_post_next_open_moves_and_posts_each_job_once_and_resolves_the_case(
 def test_post_next_open_into_a_closed_month_holds_them_again_honestly(
     django_capture_on_commit_callbacks, role_users
 ):
-    world, jobs, case = _held(django_capture_on_commit_callbacks, 2)
+    world, _jobs, case = _held(django_capture_on_commit_callbacks, 2)
     sandbox_close_month(world["connection"], JUNE)  # closed after the guide was read
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -172,7 +174,7 @@ def test_post_next_open_into_a_closed_month_holds_them_again_honestly(
 
 
 def test_post_next_open_started_twice_runs_once(django_capture_on_commit_callbacks, role_users):
-    _, jobs, case = _held(django_capture_on_commit_callbacks, 2)
+    _, _jobs, case = _held(django_capture_on_commit_callbacks, 2)
     ops = role_users["finance_ops"]
 
     # The task does not run: the second click comes while the first is still running.
@@ -244,7 +246,7 @@ def test_wait_acknowledges_and_notes_the_check(django_capture_on_commit_callback
 def test_guide_names_period_money_policy_and_next_open_period(
     django_capture_on_commit_callbacks, role_users
 ):
-    world, jobs, case = _held(django_capture_on_commit_callbacks, 2, close=(MAY, JUNE))
+    _world, jobs, case = _held(django_capture_on_commit_callbacks, 2, close=(MAY, JUNE))
 
     guide = case_guide(case, role_users["finance_ops"])
 
