@@ -55,9 +55,9 @@ def job_list_view(request):
     context["chosen_states"] = chosen
     context["other_filters"] = bool(others)
     context["bulk_actions"] = [
-        (kind, label)
-        for kind, label in BulkActionKind.choices
-        if request.user.has_perm(BULK_PERMISSIONS[kind])
+        (kind, BulkActionKind(kind).label)
+        for kind, permission in BULK_PERMISSIONS.items()
+        if request.user.has_perm(permission)
     ]
     return render(request, "erp_sync/job_list.html", context)
 
