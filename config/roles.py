@@ -26,6 +26,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "exceptions.add_casecomment",
         "erp_sync.replay_syncjob",
         "erp_sync.cancel_syncjob",
+        "erp_sync.post_next_open_syncjob",
         "reconciliation.add_reconciliationrun",
         "reconciliation.change_break",
         "reconciliation.change_match",

@@ -31,6 +31,12 @@ class SyncJobBulkAction(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     job_ids = models.JSONField(default=list)
+    # post_next_open: the period's first day the jobs are posted on, and the closed-period
+    # case they were held on.
+    posting_date = models.DateField(null=True, blank=True)
+    case = models.ForeignKey(
+        "exceptions.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)

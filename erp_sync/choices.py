@@ -55,6 +55,7 @@ class AttemptOutcome(models.TextChoices):
 class BulkActionKind(models.TextChoices):
     REPLAY = "replay", "Replay"
     CANCEL = "cancel", "Cancel"
+    POST_NEXT_OPEN = "post_next_open", "Post into the next open period"
 
 
 class BulkActionState(models.TextChoices):

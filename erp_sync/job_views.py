@@ -19,6 +19,7 @@ from erp_sync.filters import SyncJobFilterSet
 from erp_sync.models import SyncJob
 from erp_sync.selectors import (
     bulk_action_get,
+    bulk_action_jobs,
     sync_job_get,
     sync_job_lineage,
     sync_job_list,
@@ -55,9 +56,9 @@ def job_list_view(request):
     context["chosen_states"] = chosen
     context["other_filters"] = bool(others)
     context["bulk_actions"] = [
-        (kind, label)
-        for kind, label in BulkActionKind.choices
-        if request.user.has_perm(BULK_PERMISSIONS[kind])
+        (kind, BulkActionKind(kind).label)
+        for kind, permission in BULK_PERMISSIONS.items()
+        if request.user.has_perm(permission)
     ]
     return render(request, "erp_sync/job_list.html", context)
 
@@ -135,6 +136,8 @@ def job_bulk_detail_view(request, pk: int):
     """A bulk action: who asked, why, which jobs, and its progress (live while running)."""
     context = _bulk_context(pk)
     context["history"] = history_entries(context["action"])
+    if context["action"].kind == BulkActionKind.POST_NEXT_OPEN:
+        context["jobs"] = bulk_action_jobs(context["action"])
     return render(request, "erp_sync/job_bulk_detail.html", context)
 
 

@@ -295,6 +295,7 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         permissions = [
             ("replay_syncjob", "Can replay a sync job"),
             ("cancel_syncjob", "Can cancel a sync job"),
+            ("post_next_open_syncjob", "Can post held jobs into the next open period"),
         ]
 
     def __str__(self) -> str:

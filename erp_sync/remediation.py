@@ -73,6 +73,13 @@ class BlockedJobsRemediation:
         from erp_sync.services.jobs import SyncJobError, job_cancel, jobs_replay
 
         jobs = SyncJob.objects.filter(pk__in=case_item_subject_ids(case))
+        if key == "replay" and case.kind == "closed_period":
+            from erp_sync.services.jobs import refuse_while_period_closed
+
+            # One question to the ERP for the case: every job waits on the same period.
+            first = jobs.filter(state=SyncJobState.HELD).order_by("pk").first()
+            if first is not None:
+                refuse_while_period_closed(first)
         if key == "replay":
             counts = jobs_replay(jobs=jobs, actor=actor, reason=f"from case #{case.pk}")
             failed = f", {counts['failed']} still failing" if counts["failed"] else ""

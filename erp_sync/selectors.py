@@ -116,6 +116,11 @@ def bulk_action_get(pk: int | str) -> SyncJobBulkAction:
     return SyncJobBulkAction.objects.select_related("requested_by").get(pk=pk)
 
 
+def bulk_action_jobs(action: SyncJobBulkAction, *, limit: int = 50) -> list[SyncJob]:
+    """The first `limit` jobs of a bulk action, in its order, as the job list shows them."""
+    return list(sync_job_list().filter(pk__in=action.job_ids[:limit]).order_by("id"))
+
+
 def sync_job_get(pk: int | str) -> SyncJob:
     """One job with its attempts and mapping rules. Raises SyncJob.DoesNotExist."""
     return (

@@ -65,3 +65,19 @@ urlpatterns += [
     path("rules/preview-draft", guide_views.rule_draft_preview_view, name="rule-draft-preview"),
     path("cases/<int:pk>/replay", guide_views.case_jobs_replay_view, name="case-jobs-replay"),
 ]
+
+# --- closed-period case guide ---
+from erp_sync import period_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "closed-periods/<int:pk>/post-next-open",
+        period_views.closed_period_post_view,
+        name="closed-period-post",
+    ),
+    path(
+        "closed-periods/<int:pk>/wait",
+        period_views.closed_period_wait_view,
+        name="closed-period-wait",
+    ),
+]

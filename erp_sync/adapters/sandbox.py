@@ -60,9 +60,11 @@ from erp_sync.adapters.base import (
 )
 from erp_sync.adapters.sandbox_listing import listing_page
 from erp_sync.adapters.sandbox_sql import CHILD_KINDS, Lookup, account_codes, book, post_lookup
-from erp_sync.models import SandboxAccount, SandboxDocument, SandboxEntry
+from erp_sync.models import SandboxAccount, SandboxDocument, SandboxEntry, SandboxPeriod
 
 RETRY_AFTER_SECONDS = 2.0
+# How far ahead `next_open_period` looks for a month that is not closed.
+PERIOD_HORIZON_MONTHS = 24
 T = TypeVar("T")
 
 
@@ -189,7 +191,27 @@ class SandboxAdapter:
 
         return self._call("chart_of_accounts", read)
 
+    def period_open(self, day: dt.date) -> bool:
+        """Whether the month holding `day` takes postings (no SandboxPeriod closes it)."""
+        return self._call("period_open", lambda: not self._closed_months({_month(day)}))
+
+    def next_open_period(self, day: dt.date) -> dt.date | None:
+        """The first day of the first month after `day`'s that is not closed (within
+        PERIOD_HORIZON_MONTHS; None beyond)."""
+        months = [_month(day)]
+        for _ in range(PERIOD_HORIZON_MONTHS):
+            months.append(_month(months[-1] + dt.timedelta(days=32)))
+        closed = self._call("next_open_period", lambda: self._closed_months(set(months[1:])))
+        return next((month for month in months[1:] if month not in closed), None)
+
     # -- the ledger ---------------------------------------------------------------------------
+    def _closed_months(self, months: set[dt.date]) -> set[dt.date]:
+        return set(
+            SandboxPeriod.objects.filter(connection=self.connection, month__in=months).values_list(
+                "month", flat=True
+            )
+        )
+
     def _documents(self):
         return SandboxDocument.objects.filter(connection=self.connection)
 
@@ -316,6 +338,10 @@ def _result(pk: int, number: str, external_id: str, *, created: bool) -> PostRes
         created=created,
         raw={"id": pk, "number": number, "external_id": external_id},
     )
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
 
 
 def _number(entity: str, pk: int) -> str:

@@ -188,6 +188,35 @@ class TrytonLookups:
             )
         return rows[0]["id"]
 
+    def period_open(self, day: dt.date) -> bool:
+        """Whether the standard period holding `day` is open in Tryton (False: none holds it)."""
+        try:
+            self._period_id(day)
+        except PeriodClosedError:
+            return False
+        return True
+
+    def next_open_period(self, day: dt.date) -> dt.date | None:
+        """The first day of the first open standard period starting after `day`'s month
+        (None when Tryton has no such period yet)."""
+        after = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        rows = self._search_read(
+            "account.period",
+            [
+                ("company", "=", self._company_id()),
+                ("start_date", ">=", after),
+                ("type", "=", "standard"),
+                ("state", "=", "open"),
+            ],
+            ["start_date"],
+            limit=1,
+            order=[("start_date", "ASC")],
+        )
+        if not rows:
+            return None
+        start = rows[0]["start_date"]
+        return start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start)[:10])
+
     def _party(self, document: ErpDocument) -> tuple[int, int]:
         """(party id, invoice address id): found by Concord's code, else created."""
         code = document.party.code

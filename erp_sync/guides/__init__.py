@@ -7,12 +7,13 @@ the guide of the case's kind, or None for a kind without one. To add a kind, wri
 
 from collections.abc import Callable
 
-from erp_sync.guides import mapping
+from erp_sync.guides import mapping, period
 from exceptions.models import Case
 from exceptions.remediation import CaseGuide
 
 GUIDES: dict[str, Callable[..., CaseGuide | None]] = {
     "mapping_missing": mapping.guide,
+    "closed_period": period.closed_period_guide,
 }
 
 

@@ -21,12 +21,19 @@ from config.history import stamp
 from erp_sync.choices import BulkActionKind, BulkActionState
 from erp_sync.models import SyncJob, SyncJobBulkAction
 from erp_sync.services.common import SyncJobError
-from erp_sync.services.jobs import REPLAY_OUTCOMES, job_cancel, job_replay_outcome
+from erp_sync.services.jobs import REPLAY_OUTCOMES, job_cancel, job_post, job_replay_outcome
+from erp_sync.services.periods import job_move_to_period
 
 BULK_TASK = "erp_sync.bulk_action_run"
 # Progress is written after this many jobs (one UPDATE), so the console moves smoothly.
 CHUNK = 10
 CANCEL_OUTCOMES = ("cancelled", "skipped")
+# post_next_open: posted; queued (moved, its post left to the queue: no slot free, a retry
+# due later); held_again (the new period is closed too, or the ERP is failing); failed (its
+# document cannot be built, or the ERP refused it); skipped (no longer held by the period).
+POST_NEXT_OPEN_OUTCOMES = ("posted", "queued", "held_again", "failed", "skipped")
+# What `job_post` answered → the outcome counted.
+_POSTED_AS = {"posted": "posted", "held": "held_again", "dead": "failed"}
 
 
 def bulk_limit() -> int:
@@ -42,7 +49,8 @@ def bulk_action_start(
     nothing_selected (no job matches), too_many (more than CONCORD_BULK_ACTION_MAX; narrow
     the filter). The caller checks the permission of `kind`.
     """
-    if kind not in BulkActionKind.values:
+    if kind not in (BulkActionKind.REPLAY, BulkActionKind.CANCEL):
+        # post_next_open is started from its case (services/period_fix.py).
         raise SyncJobError(f"unknown bulk action {kind!r}", code="unknown_action", field="action")
     reason = (reason or "").strip()
     if kind == BulkActionKind.CANCEL and not reason:
@@ -70,20 +78,24 @@ def bulk_action_start(
     stamp(action, actor=actor, reason=f"bulk {verb} of {len(ids)} jobs asked: {reason}")
     with transaction.atomic():
         action.save()
-        transaction.on_commit(lambda: _enqueue(action.pk))
+        transaction.on_commit(lambda: bulk_action_enqueue(action.pk))
     return action
 
 
-def _enqueue(action_id: int) -> None:
+def bulk_action_enqueue(action_id: int) -> None:
     celery_app.signature(BULK_TASK, kwargs={"action_id": action_id}).apply_async()
 
 
 def _outcomes(kind: str) -> tuple[str, ...]:
+    if kind == BulkActionKind.POST_NEXT_OPEN:
+        return POST_NEXT_OPEN_OUTCOMES
     return REPLAY_OUTCOMES if kind == BulkActionKind.REPLAY else CANCEL_OUTCOMES
 
 
 def _one(action: SyncJobBulkAction, job: SyncJob, actor) -> str:
     why = f"{action.reason} (bulk #{action.pk})" if action.reason else f"bulk #{action.pk}"
+    if action.kind == BulkActionKind.POST_NEXT_OPEN:
+        return _post_next_open(action, job, actor, why)
     if action.kind == BulkActionKind.REPLAY:
         return job_replay_outcome(job=job, actor=actor, reason=why)
     try:
@@ -91,6 +103,17 @@ def _one(action: SyncJobBulkAction, job: SyncJob, actor) -> str:
     except SyncJobError:
         return "skipped"
     return "cancelled"
+
+
+def _post_next_open(action: SyncJobBulkAction, job: SyncJob, actor, why: str) -> str:
+    """Move the job into the action's period, then post it at once through the posting path
+    as the person who asked (the ERP call outside any transaction)."""
+    moved = job_move_to_period(
+        job_id=job.pk, posting_date=action.posting_date, actor=actor, reason=why
+    )
+    if moved != "moved":
+        return moved
+    return _POSTED_AS.get(job_post(job_id=job.pk, actor=actor, batch_size=1), "queued")
 
 
 def bulk_action_run(*, action_id: int) -> SyncJobBulkAction:

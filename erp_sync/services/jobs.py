@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from erp_sync.builders import build_document
-from erp_sync.choices import SyncJobState
+from erp_sync.choices import HoldReason, SyncJobState
 from erp_sync.documents import document_to_json
 from erp_sync.errors import ErpSyncError
 from erp_sync.models import SyncJob
@@ -26,6 +26,7 @@ from erp_sync.services.common import (
     transition,
 )
 from erp_sync.services.dispatch import sync_jobs_create_for_event
+from erp_sync.services.periods import job_posting_day, period_open
 from erp_sync.services.posting import job_hold, job_post, jobs_release_children
 
 __all__ = [
@@ -70,11 +71,14 @@ def job_replay(*, job: SyncJob, actor, reason: str = "") -> ReplayResult:
     the document rebuilt from the current rules first; if that still fails, the job stays
     dead, its case is bumped and SyncJobError(code=<the failure>) is raised. A posted job is
     left alone: replayed=False with "already posted as <number>" (idempotent). Cancelled
-    or in-flight jobs raise SyncJobError(code="illegal_transition").
+    or in-flight jobs raise SyncJobError(code="illegal_transition"). A job held by a closed
+    period whose period the ERP still reports closed is left held, nothing written, and
+    SyncJobError(code="period_closed") says the replay cannot succeed.
     """
     job = SyncJob.objects.select_related("event", "connection").get(pk=job.pk)
     if job.state == SyncJobState.POSTED:
         return ReplayResult(job, False, f"already posted as {job.erp_number}")
+    refuse_while_period_closed(job)
     try:
         rebuilt = _rebuild(job)
     except ErpSyncError as error:
@@ -124,6 +128,23 @@ def job_replay(*, job: SyncJob, actor, reason: str = "") -> ReplayResult:
         erp_status_sync(job, actor=actor)
         enqueue_post([job.pk])
     return ReplayResult(job, True, f"{job.external_id} {what}")
+
+
+def refuse_while_period_closed(job: SyncJob) -> None:
+    """Raise SyncJobError(code="period_closed") when `job` is held by a closed period that
+    the ERP still reports closed: released, it would only be held again at once. When the
+    ERP cannot tell, the replay goes ahead (it is held again if the period is closed)."""
+    if job.state != SyncJobState.HELD or job.hold_reason != HoldReason.CLOSED_PERIOD:
+        return
+    day = job_posting_day(job)
+    if day is None or period_open(job.connection, day) is not False:
+        return
+    raise SyncJobError(
+        f"The period {day:%Y-%m} is still closed in the ERP of {job.connection.name}: a replay "
+        "cannot succeed. Post the document into the next open period from its closed-period "
+        "case, or wait: it is released when the ERP reopens the period.",
+        code="period_closed",
+    )
 
 
 def jobs_replay(*, jobs: QuerySet[SyncJob], actor, reason: str = "") -> dict[str, int]:

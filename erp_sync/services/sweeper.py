@@ -25,6 +25,7 @@ from erp_sync.services.common import (
     save_job,
 )
 from erp_sync.services.dispatch import sync_jobs_create_for_event
+from erp_sync.services.periods import jobs_release_reopened
 from erp_sync.services.tuning import tuning_for
 
 
@@ -43,6 +44,7 @@ def sync_sweep(*, actor) -> dict[str, int]:
         ),
         "released": jobs_release_cleared(actor=actor, limit=batch),
         "parent_failed": jobs_flag_failed_parent(actor=actor, limit=batch),
+        "reopened": jobs_release_reopened(actor=actor, limit=batch),
     }
 
 
@@ -112,7 +114,8 @@ def jobs_release_cleared(*, actor, limit: int = 1000) -> int:
     paused → the connection is unpaused; maintenance → no window now; connection_open →
     the circuit closed (all of them), or it is half_open with no probe running (one, the
     oldest, becomes the probe); awaiting_parent → the parent job posted. closed_period
-    holds wait for a person (replay).
+    holds are released by `jobs_release_reopened` when the ERP reopens the period (or a
+    person moves them to the next open period).
     """
     now = timezone.now()
     released = 0

@@ -219,6 +219,8 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("erp_sync:job-bulk-progress", "GET"): console(INTERNAL),
     ("erp_sync:rule-draft-preview", "POST"): console(INTERNAL),
     ("erp_sync:case-jobs-replay", "POST"): console(FIN | INTEGRATION),
+    ("erp_sync:closed-period-post", "POST"): console(FIN),
+    ("erp_sync:closed-period-wait", "POST"): console(FIN),
     # partners
     ("partners:partner-list", "GET"): console(INTERNAL),
     ("partners:partner-detail", "GET"): console(INTERNAL),

@@ -202,6 +202,7 @@ _CONSOLE_OBJECTS = {
     "erp_sync:case": "cases",
     "erp_sync:connection": "connections",
     "erp_sync:job": "sync-jobs",
+    "erp_sync:closed-period": "cases",
     "partners:partner": "partners",
     "partners:attribution-new": "partners",
     "partners:attribution-edit": "attributions",

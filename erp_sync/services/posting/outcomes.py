@@ -168,7 +168,9 @@ def _posted_write(
     if circuit.circuit_record_success(connection=connection, actor=actor):
         connection_recovered(connection, actor=actor)
     for job in troubled:
-        job_cases_resolve(job, actor=actor, reason=f"posted as {job.erp_number}")
+        # A job moved out of a closed period says where it went.
+        into = f" into {job.posting_date:%Y-%m}" if job.posting_date else ""
+        job_cases_resolve(job, actor=actor, reason=f"posted as {job.erp_number}{into}")
 
 
 def _give_back(jobs: list[SyncJob], tuning: Tuning, *, actor) -> None:
