@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -55,12 +56,17 @@ def event_detail(request, pk: int):
     )
 
 
-def _back(request, pk: int):
-    """To the page the form came from (`next`, e.g. the case), else the event's page."""
+def _next(request) -> str:
+    """The page the form came from (`next`, e.g. the case) when it is one of ours, else ""."""
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect("billing:event-detail", pk=pk)
+        return target
+    return ""
+
+
+def _back(request, pk: int):
+    """To the page the form came from, else the event's page."""
+    return redirect(_next(request) or reverse("billing:event-detail", args=[pk]))
 
 
 @login_required
@@ -121,7 +127,7 @@ def event_correct_view(request, pk: int):
                 )
             return _back(request, copy.pk)
     status = 400 if request.method == "POST" else 200
-    context = {"event": event, "form": form, "next": request.POST.get("next", "")}
+    context = {"event": event, "form": form, "next": _next(request)}
     return render(request, "billing/event_correct.html", context, status=status)
 
 
