@@ -13,7 +13,6 @@ from django.db import transaction
 
 from billing.choices import FinanceEventState
 from billing.errors import BillingError
-from billing.handlers.common import history_reason
 from billing.models import FinanceEvent
 from billing.schema import EventSchemaError, FieldError, canonical_digest, validate_event
 from billing.selectors import corrected_by, correction_depth, correction_root
@@ -115,7 +114,8 @@ def _store_copy(event: FinanceEvent, *, envelope, body, digest, changes, reason,
     copy.corrects_id = event.pk
     copy.correction = {"reason": reason, "changes": changes}
     copy.correlation_id = event.correlation_id or get_correlation_id() or ""
-    stamp(copy, actor=actor, reason=f"{history_reason(copy)}: correction of {event.event_id}")
+    # The reason first: a history reason is cut at 100 characters.
+    stamp(copy, actor=actor, reason=f"correction of {event.event_id}: {reason}")
     copy.save(force_insert=True)
     return copy
 
