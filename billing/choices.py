@@ -6,6 +6,7 @@ class FinanceEventState(models.TextChoices):
     APPLIED = "applied", "Applied"
     QUARANTINED = "quarantined", "Quarantined"
     DISCARDED = "discarded", "Discarded"
+    SUPERSEDED = "superseded", "Superseded by a correction"
 
 
 class SubscriptionState(models.TextChoices):

@@ -102,3 +102,74 @@ def records_of_event(event: FinanceEvent) -> list[dict]:
     """What `event` produced, as (kind, id) pairs for display, read from its stored result."""
     records = (event.result or {}).get("records") or {}
     return [{"kind": kind, "id": value} for kind, value in records.items()]
+
+
+def correction_of(event: FinanceEvent) -> FinanceEvent | None:
+    """The event `event` corrects (None for an ingested event)."""
+    return event.corrects if event.corrects_id is not None else None
+
+
+def corrected_by(event: FinanceEvent) -> FinanceEvent | None:
+    """The corrected copy that replaced `event`, if a person corrected it (one query)."""
+    if event.state != FinanceEventState.SUPERSEDED:
+        return None
+    return FinanceEvent.objects.filter(corrects=event).first()
+
+
+def correction_root(event: FinanceEvent) -> FinanceEvent:
+    """The ingested event a chain of corrections started from (`event` itself when it is not
+    a correction): the subject of the chain's exception cases. No query for an ingested
+    event, one per correction step otherwise (chains are a few steps long)."""
+    while event.corrects_id is not None:
+        event = event.corrects
+    return event
+
+
+def correction_head(event: FinanceEvent) -> FinanceEvent:
+    """The latest version of `event`: follows `corrected_by` while it was superseded."""
+    while (copy := corrected_by(event)) is not None:
+        event = copy
+    return event
+
+
+def correction_depth(event: FinanceEvent) -> int:
+    """How many corrections lie between the ingested event and `event` (0 for itself)."""
+    depth = 0
+    while event.corrects_id is not None:
+        event, depth = event.corrects, depth + 1
+    return depth
+
+
+def correction_shown(event: FinanceEvent, copy: FinanceEvent | None) -> dict | None:
+    """The correction an event page shows: the one that made `event` (a copy), else the one
+    that replaced it (`copy`); {"reason", "changes", "at", "by"} or None."""
+    made = event if event.corrects_id is not None else copy
+    if made is None:
+        return None
+    return {**made.correction, "at": made.received_at, "by": made.received_by}
+
+
+def with_correction(entries: list[dict], event: FinanceEvent, copy: FinanceEvent | None):
+    """`entries` (config.console.history_entries of `event`) with the correction's changed
+    field paths added to the row that records it: the copy's first row, or the row where
+    `event` became superseded. The history reason is cut at 100 characters; the changes are
+    kept in full on the copy and shown here."""
+    shown = correction_shown(event, copy)
+    if shown is None:
+        return entries
+    changes = [
+        {
+            "field": change["field"],
+            "old": "—" if change["old"] is None else str(change["old"]),
+            "new": "—" if change["new"] is None else str(change["new"]),
+        }
+        for change in shown.get("changes", [])
+    ]
+    if event.corrects_id is not None:
+        target = next((e for e in reversed(entries) if e["action"] == "Created"), None)
+    else:
+        superseded = [e for e in entries if e["state"] == FinanceEventState.SUPERSEDED]
+        target = superseded[-1] if superseded else None
+    if target is not None:
+        target["changes"] = [*target["changes"], *changes]
+    return entries

@@ -22,6 +22,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     FINANCE_OPS: {
         "billing.replay_financeevent",
         "billing.discard_financeevent",
+        "billing.correct_financeevent",
         "exceptions.change_case",
         "exceptions.add_casecomment",
         "erp_sync.replay_syncjob",

@@ -1,5 +1,6 @@
 """Shapes of billing records on the API. Amounts render as strings in the record's currency."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import (
@@ -13,6 +14,7 @@ from billing.models import (
     PaymentAllocation,
     Subscription,
 )
+from billing.selectors import corrected_by, correction_root
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, quantize
 
 
@@ -51,9 +53,18 @@ class FinanceEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class EventRefSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    id = serializers.CharField(source="event_id")
+
+
 class FinanceEventDetailSerializer(FinanceEventSerializer):
     cases = serializers.SerializerMethodField()
     records = serializers.SerializerMethodField()
+    corrects = EventRefSerializer(
+        read_only=True, allow_null=True, help_text="the event this one corrects"
+    )
+    corrected_by = serializers.SerializerMethodField()
 
     class Meta(FinanceEventSerializer.Meta):
         fields = [
@@ -64,8 +75,16 @@ class FinanceEventDetailSerializer(FinanceEventSerializer):
             "result",
             "cases",
             "records",
+            "corrects",
+            "corrected_by",
+            "correction",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EventRefSerializer(allow_null=True))
+    def get_corrected_by(self, event) -> dict | None:
+        copy = corrected_by(event)
+        return None if copy is None else {"source": copy.source, "id": copy.event_id}
 
     def get_cases(self, event) -> list[dict]:
         from exceptions.selectors import cases_for_subject
@@ -79,11 +98,21 @@ class FinanceEventDetailSerializer(FinanceEventSerializer):
                 "title": case.title,
                 "occurrences": case.occurrences,
             }
-            for case in cases_for_subject(event)
+            for case in cases_for_subject(correction_root(event))
         ]
 
     def get_records(self, event) -> dict:
         return (event.result or {}).get("records") or {}
+
+
+class EventCorrectionSerializer(serializers.Serializer):
+    """A correction of a quarantined event: the corrected parts and why (the event schema
+    checks them, answering 400 with field paths)."""
+
+    reason = serializers.CharField(max_length=300, help_text="why the event is corrected")
+    data = serializers.JSONField(help_text="the whole corrected `data` object of the event")
+    entity = serializers.CharField(required=False, help_text="the corrected legal entity")
+    time = serializers.CharField(required=False, help_text="the corrected event time")
 
 
 class CustomerSerializer(serializers.ModelSerializer):

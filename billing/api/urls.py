@@ -30,6 +30,7 @@ urlpatterns = [
         r"^events/replay/?$", Events.as_view({"post": "replay_bulk"}), name="event-replay-bulk"
     ),
     re_path(rf"^{_EVENT}/replay/?$", Events.as_view({"post": "replay"}), name="event-replay"),
+    re_path(rf"^{_EVENT}/correct/?$", Events.as_view({"post": "correct"}), name="event-correct"),
     re_path(rf"^{_EVENT}/?$", Events.as_view({"get": "retrieve"}), name="event-detail"),
     *router.urls,
 ]

@@ -22,13 +22,20 @@ from billing.filters import (
 )
 from billing.models import FinanceEvent
 from billing.schema import EventSchemaError
-from billing.services import event_ingest, event_replay, events_ingest_batch, events_replay
+from billing.services import (
+    event_correct,
+    event_ingest,
+    event_replay,
+    events_ingest_batch,
+    events_replay,
+)
 from config.api.errors import error, error_response
 from config.api.pagination import LargeListPagination
 from config.api.permissions import allowed_sources, check_sources, may_read
 
 _EVENTS_WRITE = ("billing.add_financeevent", "events:write")
 _EVENTS_REPLAY = ("billing.replay_financeevent", "events:write")
+_EVENTS_CORRECT = ("billing.correct_financeevent", "events:write")
 
 
 def _schema_errors(exc: EventSchemaError) -> list[dict]:
@@ -47,6 +54,7 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "batch": _EVENTS_WRITE,
         "replay": _EVENTS_REPLAY,
         "replay_bulk": _EVENTS_REPLAY,
+        "correct": _EVENTS_CORRECT,
     }
 
     def get_object(self) -> FinanceEvent:
@@ -101,6 +109,32 @@ class FinanceEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 {"source": event.source, "event_id": event.event_id, "state": event.state}
             )
         return Response(serializers.FinanceEventDetailSerializer(event).data)
+
+    @extend_schema(
+        request=serializers.EventCorrectionSerializer,
+        responses={200: serializers.FinanceEventDetailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def correct(self, request, source: str, event_id: str):
+        """Correct a quarantined event and apply the corrected copy (a new event, id
+        `<id>~c<n>`); the same correction again answers the same copy. 400 with field paths
+        when the corrected event fails the schema; 409 when the event is not quarantined."""
+        check_sources(request, [source])
+        body = serializers.EventCorrectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        payload = {k: v for k, v in body.validated_data.items() if k != "reason"}
+        try:
+            copy = event_correct(
+                event=self.get_object(),
+                payload=payload,
+                actor=request.user,
+                reason=body.validated_data["reason"],
+            )
+        except EventSchemaError as exc:
+            return error_response(_schema_errors(exc), 400)
+        if not may_read(request, "billing.view_financeevent"):
+            return Response({"source": copy.source, "event_id": copy.event_id, "state": copy.state})
+        return Response(serializers.FinanceEventDetailSerializer(copy).data)
 
     @extend_schema(operation_id="events_replay_bulk")
     @action(detail=False, methods=["post"], url_path="replay")

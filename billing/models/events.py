@@ -16,8 +16,12 @@ from config.indexes import BrinOrBtreeIndex
 class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     """One canonical event as received: unique per (source, event_id), never edited.
 
-    State: received → applied | quarantined; quarantined → applied (replay) | discarded.
+    State: received → applied | quarantined; quarantined → applied (replay) | discarded |
+    superseded (a person corrected it: `corrected_by` is the corrected copy, a new event).
     `result` is what the ingest call answered, returned again for a duplicate.
+    A corrected copy names the event it `corrects` and keeps the `correction` (who asked
+    why, and every changed field path with its old and new value); see
+    billing.services.corrections.
     """
 
     source = models.CharField(max_length=200)
@@ -37,6 +41,18 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     apply_attempts = models.PositiveIntegerField(default=0)
     result = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # A corrected copy: the event it replaces and the correction ({"reason", "changes":
+    # [{"field", "old", "new"}]}); empty on every ingested event. At most one correction per
+    # event, by a partial unique index: an ingested event (all but a few) costs no entry.
+    corrects = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrections",
+        db_index=False,
+    )
+    correction = models.JSONField(encoder=DjangoJSONEncoder, default=dict, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     # The outbox marker: set once the event's receivers have acted on it (erp_sync: its sync
     # jobs exist), or at receipt when no receiver subscribed to its type (billing.signals).
@@ -62,8 +78,8 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     # The outbox marker is bookkeeping, bulk-set without a history row (event_mark_dispatched).
     history_untracked_fields = frozenset({"dispatched_at"})
     history = ConcordHistory(
-        excluded_fields=["body", "result"],
-        no_db_index=["type", "entity", "received_at", "received_by"],
+        excluded_fields=["body", "result", "correction"],
+        no_db_index=["type", "entity", "received_at", "received_by", "corrects"],
         user_db_constraint=False,
     )
 
@@ -71,7 +87,12 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "event_id"], name="billing_event_source_id_uniq"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["corrects"],
+                name="billing_event_one_correction",
+                condition=Q(corrects__isnull=False),
+            ),
         ]
         indexes = [
             # Lists filter by entity, by type, and by the states an operator works on; an
@@ -102,6 +123,7 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         permissions = [
             ("replay_financeevent", "Can replay a quarantined finance event"),
             ("discard_financeevent", "Can discard a quarantined finance event"),
+            ("correct_financeevent", "Can correct and replay a quarantined finance event"),
         ]
 
     def __str__(self) -> str:
@@ -157,6 +179,15 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
     )
     def discard(self) -> None:
         """A person decided the event must never be applied."""
+
+    @transition(
+        field=state,
+        source=FinanceEventState.QUARANTINED,
+        target=FinanceEventState.SUPERSEDED,
+        custom={"label": "Correct and replay", "style": "primary"},
+    )
+    def supersede(self) -> None:
+        """A person corrected it: a new event replaces it; this one is never applied."""
 
 
 class DuplicateDeliveryCount(models.Model):

@@ -1,6 +1,7 @@
 """Every write of billing; import them from here: `from billing.services import event_ingest`."""
 
 from billing.services.batch import events_ingest_batch
+from billing.services.corrections import event_correct
 from billing.services.events import (
     IngestOutcome,
     event_discard,
@@ -16,6 +17,7 @@ from billing.services.records import (
 
 __all__ = [
     "IngestOutcome",
+    "event_correct",
     "event_discard",
     "event_ingest",
     "event_mark_dispatched",

@@ -30,6 +30,7 @@ from billing.models import (
     Payment,
     Subscription,
 )
+from billing.selectors import correction_root
 from exceptions.escalation import cases_escalate_for_subject
 
 logger = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def awaiting_sweep(*, actor, limit: int = 1000) -> dict[str, int]:
         with transaction.atomic():
             event = FinanceEvent.objects.get(pk=row.event_id)
             cases_escalate_for_subject(
-                subject=event,
+                subject=correction_root(event),
                 actor=actor,
                 reason=f"waited {settings.CONCORD_AWAIT_WINDOW_DAYS} days for {row.kind} "
                 f"{row.record_id}, which never came: a person must act",

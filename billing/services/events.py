@@ -21,6 +21,7 @@ from billing.handlers import handler_for
 from billing.handlers.common import history_reason
 from billing.models import FinanceEvent
 from billing.schema import Envelope, EventSchemaError, canonical_digest, validate_event
+from billing.selectors import correction_root
 from billing.services import bulk_write
 from billing.services.awaiting import awaiting_until, event_await, event_await_clear
 from billing.services.duplicates import duplicates_count
@@ -194,8 +195,10 @@ def _open_case(event: FinanceEvent, error: QuarantineError, actor, *, waiting=No
             "since": waiting.since.isoformat(),
             "until": awaiting_until(waiting).isoformat(),
         }
+    # A corrected copy's problem is the same business fact's: its case is the chain's, on
+    # the ingested event (billing.services.corrections).
     return case_open_or_bump(
-        subject=event,
+        subject=correction_root(event),
         kind=error.reason,
         severity=SEVERITY_BY_REASON.get(error.reason, "medium"),
         title=f"{what}: {event.type} {event.source}/{event.event_id}",
@@ -242,7 +245,7 @@ def event_apply(
             event.quarantine(error.reason, error.detail)
         if replaying and previous_reason and previous_reason != error.reason:
             cases_resolve_for_subject(
-                subject=event,
+                subject=correction_root(event),
                 actor=actor_or_none(actor),
                 reason=f"replay no longer fails for {previous_reason}",
                 kinds=[previous_reason],
@@ -257,7 +260,9 @@ def event_apply(
     _record_applied(event, records, actor=actor, replaying=replaying)
     if replaying:
         event_await_clear(event=event)
-        cases_resolve_for_subject(subject=event, actor=actor_or_none(actor), reason=resolve_reason)
+        cases_resolve_for_subject(
+            subject=correction_root(event), actor=actor_or_none(actor), reason=resolve_reason
+        )
     if notify:
         send_applied_on_commit(event)
     return None
@@ -438,6 +443,8 @@ def event_discard(*, event: FinanceEvent, actor, reason: str) -> FinanceEvent:
         event.save()
         event_await_clear(event=event)
         cases_resolve_for_subject(
-            subject=event, actor=actor_or_none(actor), reason=f"event discarded: {reason}"
+            subject=correction_root(event),
+            actor=actor_or_none(actor),
+            reason=f"event discarded: {reason}",
         )
     return event

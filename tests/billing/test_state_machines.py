@@ -80,12 +80,13 @@ def test_invoice_partial_credit_keeps_state():
     assert invoice.state == "partially_paid"
 
 
-EVENT_STATES = ["received", "applied", "quarantined", "discarded"]
+EVENT_STATES = ["received", "applied", "quarantined", "discarded", "superseded"]
 EVENT = {
     "apply": ((), {"received": "applied"}),
     "quarantine": (("unknown_customer", "x"), {"received": "quarantined"}),
     "replay": ((), {"quarantined": "applied"}),
     "discard": ((), {"quarantined": "discarded"}),
+    "supersede": ((), {"quarantined": "superseded"}),
 }
 
 

@@ -90,6 +90,7 @@ API: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/events/batch/"): api(NOBODY, "events:write"),
     ("GET", "/api/v1/events/{source}/{event_id}/"): READ,
     ("POST", "/api/v1/events/{source}/{event_id}/replay/"): api(FIN, "events:write"),
+    ("POST", "/api/v1/events/{source}/{event_id}/correct/"): api(FIN, "events:write"),
     ("POST", "/api/v1/events/replay/"): api(FIN, "events:write"),
     ("GET", "/api/v1/invoices/"): READ,
     ("GET", "/api/v1/invoices/{invoice_id}/"): READ,
@@ -191,6 +192,8 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("billing:event-detail", "GET"): console(INTERNAL),
     ("billing:event-replay", "POST"): console(FIN),
     ("billing:event-discard", "POST"): console(FIN),
+    ("billing:event-correct", "GET"): console(FIN),
+    ("billing:event-correct", "POST"): console(FIN),
     ("billing:invoice-list", "GET"): console(INTERNAL),
     ("billing:invoice-detail", "GET"): console(INTERNAL),
     # erp_sync
