@@ -4,8 +4,8 @@ Every row is what the ORM would write (all columns, the models' CHECK and unique
 kept), but made by `INSERT ... SELECT generate_series` in a few statements, so the full size
 (1,000,000 invoices, 1,000,000 cases) takes minutes, not hours. What the services write
 around them (legal entities, connections, users, the grouped case and a few sample cases)
-goes through the ORM and the services, and `equivalence()` compares a service-made case with
-a generated one column by column.
+goes through the ORM and the services, and bench_console.equivalence() compares a
+service-made case with a generated one column by column.
 
 Invoices n = 1..N: customer n % C, entity and currency the customer's (4 entities, 4
 currencies), issued over 18 months, one line (two for every third), one "+" history row (and
@@ -494,61 +494,3 @@ def _service_cases(size: dict) -> dict:
         )
         samples.append(case.pk)
     return {"grouped": grouped.pk, "samples": samples}
-
-
-# Columns whose values follow from the case's kind/severity/state, so a generated open case
-# must carry exactly what the service wrote on one of the same kind and severity.
-_SAME = ("kind", "severity", "state", "subject_type_id", "cause_key", "item_count",
-         "owner_group_id", "blocking", "partner", "resolution", "owner_id", "detail")  # fmt: skip
-
-
-def equivalence(samples: list[int], after: int) -> list[str]:
-    """Differences between service-made cases and generated ones of the same kind (empty when
-    they agree): the columns of `_SAME`, every column's nullness, SLA due minus first seen,
-    and the "+" history row's type, reason prefix and state."""
-    from exceptions.models import Case
-
-    problems = []
-    for pk in samples:
-        made = Case.objects.get(pk=pk)
-        twin = (
-            Case.objects.filter(
-                pk__gt=after,
-                kind=made.kind,
-                severity=made.severity,
-                state="open",
-                occurrences=1,
-                escalated_at__isnull=True,
-            )
-            .order_by("pk")
-            .first()
-        )
-        if twin is None:
-            problems.append(f"no generated open {made.kind}/{made.severity} case")
-            continue
-        for field in Case._meta.concrete_fields:
-            a, b = getattr(made, field.attname), getattr(twin, field.attname)
-            if field.attname in _SAME and a != b:
-                problems.append(f"case {field.attname}: service {a!r}, generated {b!r}")
-            elif (a is None) != (b is None):
-                problems.append(f"case {field.attname} nullness: service {a!r}, generated {b!r}")
-        if made.sla_due_at - made.first_seen_at != twin.sla_due_at - twin.first_seen_at:
-            problems.append("case sla_due_at - first_seen_at differs")
-        h1, h2 = made.history.order_by("history_id").first(), twin.history.order_by("history_id")[0]
-        for attr in ("history_type", "state", "history_user_id", "correlation_id"):
-            if getattr(h1, attr) != getattr(h2, attr):
-                problems.append(f"history {attr}: {getattr(h1, attr)!r} vs {getattr(h2, attr)!r}")
-        if not h2.history_change_reason.startswith("opened: "):
-            problems.append(f"history reason {h2.history_change_reason!r}")
-    return problems
-
-
-def existing() -> dict:
-    """What `generate` returned, found again in a kept database."""
-    from exceptions.models import Case
-
-    grouped = Case.objects.exclude(cause_key="").order_by("pk").first()
-    samples = list(
-        Case.objects.filter(pk__gt=grouped.pk).order_by("pk")[:3].values_list("pk", flat=True)
-    )
-    return {"grouped": grouped.pk, "samples": samples, "after": samples[-1]}
