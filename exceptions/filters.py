@@ -45,9 +45,11 @@ def sla_q(state: str, now=None) -> Q:
 
 
 class CaseFilterSet(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=CaseSeverity.choices)
-    kind = django_filters.MultipleChoiceFilter(choices=CaseKind.choices)
+    # distinct=False: these filter the case's own columns (no join can repeat a row), and a
+    # DISTINCT would make PostgreSQL collect and sort every matching case for one page.
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices, distinct=False)
+    severity = django_filters.MultipleChoiceFilter(choices=CaseSeverity.choices, distinct=False)
+    kind = django_filters.MultipleChoiceFilter(choices=CaseKind.choices, distinct=False)
     entity = django_filters.CharFilter()
     customer = django_filters.CharFilter(
         method="filter_customer", help_text="the case's customer, or one of its blocked records'"

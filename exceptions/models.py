@@ -126,7 +126,14 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["subject_type", "subject_id"], name="exc_case_subject"),
             # The queue's default order and its keyset pages.
             models.Index(fields=["-last_seen_at", "-id"], name="exc_case_queue_order"),
-            models.Index(fields=["kind", "state"], name="exc_case_kind_state"),
+            # The queue's counts per kind (each capped: selectors.case_counts), also under the
+            # most common scope filter, the entity, without reading the cases themselves.
+            models.Index(fields=["kind", "state", "entity"], name="exc_case_kind_state_entity"),
+            # Its counts per SLA state (past, due soon, on time, escalated), from the index alone,
+            # also under an entity filter.
+            models.Index(
+                fields=["state", "sla_due_at", "escalated_at", "entity"], name="exc_case_state_sla"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -259,7 +266,14 @@ class CaseItem(models.Model):
         ordering = ["added_at", "id"]
         indexes = [
             models.Index(fields=["subject_type", "subject_id"], name="exc_item_subject"),
-            models.Index(fields=["case", "cleared_at"], name="exc_item_case_open"),
+            # A grouped case's blocked records, oldest first, and their totals per currency,
+            # read from the index alone (10,000 items: bench_console).
+            models.Index(
+                fields=["case", "added_at", "id"],
+                include=["currency", "value_amount"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="exc_item_case_open_order",
+            ),
             models.Index(fields=["customer"], name="exc_item_customer"),
         ]
         constraints = [

@@ -99,15 +99,22 @@ def _decode(cursor: str, column: str):
     return (raw, pk) if isinstance(raw, str) and len(raw) <= 64 else None
 
 
+# Sort columns that may hold NULL (sorted last either way); the others sort as their index.
+_NULLABLE = {"sla_due_at"}
+
+
 def _after(column: str, descending: bool, value, pk: int) -> Q:
     if value is None:
         return Q(**{f"{column}__isnull": True, "pk__lt" if descending else "pk__gt": pk})
     beyond = "lt" if descending else "gt"
-    return (
-        Q(**{f"{column}__{beyond}": value})
-        | Q(**{column: value, f"pk__{beyond}": pk})
-        | Q(**{f"{column}__isnull": True})
+    # The first term repeats what the other two imply, as a range the sort's index can seek
+    # to (an OR alone makes PostgreSQL read the index from its start).
+    after = Q(**{f"{column}__{beyond}e": value}) & (
+        Q(**{f"{column}__{beyond}": value}) | Q(**{column: value, f"pk__{beyond}": pk})
     )
+    if column in _NULLABLE:
+        return after | Q(**{f"{column}__isnull": True})
+    return after
 
 
 @dataclass
@@ -125,7 +132,14 @@ def keyset_page(
     key, column, descending = parse_sort(sort)
     if column == "severity_rank":
         queryset = _with_rank(queryset)
-    order = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+    # NULLS LAST only where a NULL can be: on a NOT NULL column it would stop PostgreSQL from
+    # reading the rows in the order of the column's index (a sort of every case instead).
+    nulls_last = True if column in _NULLABLE else None
+    order = (
+        F(column).desc(nulls_last=nulls_last)
+        if descending
+        else F(column).asc(nulls_last=nulls_last)
+    )
     queryset = queryset.order_by(order, "-pk" if descending else "pk")
     position = _decode(cursor, column) if cursor else None
     if position is not None:

@@ -1,13 +1,16 @@
 """Reads of cases for the console, the API and other apps."""
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db import connection, models
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.http import QueryDict
+from django.utils import timezone
 
-from exceptions.filters import SLA_CHOICES, CaseFilterSet, sla_q
+from exceptions.filters import DUE_SOON, SLA_CHOICES, CaseFilterSet, sla_q
 from exceptions.kinds import CaseKind
 from exceptions.models import ACTIVE_STATES, Case, CaseComment, CaseItem, SavedCaseFilter
 from exceptions.services import subject_key
@@ -112,11 +115,81 @@ def case_item_subject_ids(case: Case, *, open_only: bool = True) -> list[str]:
 _COUNT_IGNORES = ("kind", "sla", "overdue", "escalated", "sort", "cursor", "page_size")
 
 
-def case_counts(*, filters: Mapping | None = None) -> dict:
+# Each count stops at this many cases. Counting every one of a million open cases at each look
+# at the queue cost seconds (bench_console, docs/benchmarks.md); past the cap a person needs
+# "more than a thousand", not the exact figure. The total is then the planner's estimate.
+COUNT_CAP = 1000
+
+
+def _capped_sql(queryset: QuerySet, cap: int) -> tuple[str, list]:
+    """`queryset`'s first cap + 1 rows as SQL selecting a constant (so that an index alone
+    can answer it), with its parameters."""
+    limited = queryset.order_by().annotate(one=Value(1)).values("one")[: cap + 1]
+    return limited.query.sql_with_params()
+
+
+_KIND_MARK = "\x00kind\x00"
+
+
+def _capped_counts(
+    queryset: QuerySet, parts: dict[str, QuerySet], kinds: list[str], cap: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """({kind: min(rows, cap + 1)} of `queryset` per kind, {name: min(rows, cap + 1)} of each
+    of `parts`), in one query. Each count reads at most cap + 1 rows, whatever the number of
+    cases. On PostgreSQL the per-kind count is one correlated subquery run per kind (planned
+    once: fifty subqueries cost more to plan than to run); elsewhere one subquery per kind."""
+    selects, params = [], []
+    if connection.vendor == "postgresql":
+        sql, sql_params = _capped_sql(queryset.filter(kind=_KIND_MARK), cap)
+        # The ORM's own SQL with the kind's placeholder pointing at the outer row instead.
+        mark = sql_params.index(_KIND_MARK)
+        pieces = re.split(r"(?<!%)%s", sql)
+        sql = "".join(
+            piece + ("" if i == len(pieces) - 1 else ("k.kind" if i == mark else "%s"))
+            for i, piece in enumerate(pieces)
+        )
+        per_kind = f"SELECT 'kind:' || k.kind, (SELECT COUNT(*) FROM ({sql}) capped) "  # noqa: S608
+        selects.append(per_kind + "FROM unnest(%s::text[]) AS k(kind)")
+        params += [*sql_params[:mark], *sql_params[mark + 1 :], list(kinds)]
+    else:
+        parts = {**{f"kind:{kind}": queryset.filter(kind=kind) for kind in kinds}, **parts}
+    for name, part in parts.items():
+        sql, sql_params = _capped_sql(part, cap)
+        selects.append("SELECT CAST(%s AS TEXT), (SELECT COUNT(*) FROM (" + sql + ") capped)")  # noqa: S608
+        params += [name, *sql_params]
+    with connection.cursor() as cursor:
+        # The SQL is the ORM's own, compiled above; every value goes in as a parameter.
+        cursor.execute(" UNION ALL ".join(selects), params)
+        counted = dict(cursor.fetchall())
+    by_kind = {kind: counted.pop(f"kind:{kind}") for kind in kinds}
+    return by_kind, counted
+
+
+def _estimated_count(queryset: QuerySet) -> int:
+    """The planner's estimate of `queryset`'s rows, rounded to two significant figures
+    (PostgreSQL; elsewhere the exact count)."""
+    if connection.vendor != "postgresql":
+        return queryset.count()
+    plan = json.loads(queryset.order_by().values("pk").explain(format="json"))
+    rows = int(plan[0]["Plan"]["Plan Rows"])
+    return int(float(f"{rows:.2g}")) if rows >= 100 else rows
+
+
+def _shown(count: int, cap: int) -> str:
+    return f"{cap:,}+" if count > cap else f"{count:,}"
+
+
+def case_counts(*, filters: Mapping | None = None, cap: int | None = None) -> dict:
     """Counts for the top of the queue, under the current filter (but its kind and SLA):
     {"by_kind": [{"kind", "label", "count"}], "by_sla": {"breached", "due_soon", "on_time",
-    "escalated"}, "total"}. Of open/acknowledged cases unless the filter names states. Two
-    queries, whatever the number of cases."""
+    "escalated"}, "total", "exact", "shown"}. Of open/acknowledged cases unless the filter
+    names states.
+
+    Each count is exact up to `cap`; a larger one is reported as cap + 1 ("1,000+" in
+    `shown`, the figures as people read them) and the total as the planner's estimate
+    ("about 410,000"); `exact` says whether every figure is exact. Two queries at most,
+    each reading at most cap + 1 index entries per count."""
+    cap = COUNT_CAP if cap is None else cap
     params = QueryDict(mutable=True)
     for key in filters or {}:
         if key not in _COUNT_IGNORES:
@@ -127,23 +200,41 @@ def case_counts(*, filters: Mapping | None = None) -> dict:
         queryset = CaseFilterSet(params, queryset=queryset).qs
     if not params.getlist("state"):
         queryset = queryset.filter(state__in=ACTIVE_STATES)
-    by_kind = (
-        queryset.order_by().values("kind").annotate(count=Count("id")).order_by("-count", "kind")
-    )
-    sla = queryset.order_by().aggregate(
-        **{key: Count("id", filter=sla_q(key)) for key, _ in SLA_CHOICES},
-        escalated=Count("id", filter=Q(escalated_at__isnull=False)),
-        total=Count("id"),
-    )
+    sla_keys = (*(key for key, _ in SLA_CHOICES), "escalated")
+    now = timezone.now()
+    parts = {key: queryset.filter(sla_q(key, now)) for key, _ in SLA_CHOICES}
+    # "On time" (sla_q) is a range or no SLA at all: counted as two ranges of the SLA index
+    # (its OR would read every open case's entry), then added up.
+    active = Q(state__in=ACTIVE_STATES)
+    parts["on_time"] = queryset.filter(active, sla_due_at__gte=now + DUE_SOON)
+    parts["on_time_no_sla"] = queryset.filter(active, sla_due_at__isnull=True)
+    parts["escalated"] = queryset.filter(escalated_at__isnull=False)
+    parts["total"] = queryset
+    per_kind, counted = _capped_counts(queryset, parts, list(CaseKind.values), cap)
+    counted["on_time"] = min(counted["on_time"] + counted.pop("on_time_no_sla"), cap + 1)
+    total = counted["total"]
+    exact = all(count <= cap for count in (*per_kind.values(), *counted.values()))
+    if total > cap:
+        total = max(_estimated_count(queryset), total)
     labels = dict(CaseKind.choices)
+    by_kind = sorted(
+        (
+            {"kind": kind, "label": labels[kind], "count": count}
+            for kind, count in per_kind.items()
+            if count
+        ),
+        key=lambda row: (-row["count"], row["kind"]),
+    )
+    shown = {key: _shown(counted[key], cap) for key in sla_keys}
+    shown["total"] = f"about {total:,}" if counted["total"] > cap else f"{total:,}"
+    for row in by_kind:
+        row["shown"] = _shown(row["count"], cap)
     return {
-        "by_kind": [
-            {"kind": row["kind"], "label": labels.get(row["kind"], row["kind"]), "count": n}
-            for row in by_kind
-            for n in (row["count"],)
-        ],
-        "by_sla": {key: sla[key] for key in (*(k for k, _ in SLA_CHOICES), "escalated")},
-        "total": sla["total"],
+        "by_kind": by_kind,
+        "by_sla": {key: counted[key] for key in sla_keys},
+        "total": total,
+        "exact": exact,
+        "shown": shown,
     }
 
 

@@ -214,4 +214,8 @@ class CaseSlaCountSerializer(serializers.Serializer):
 class CaseCountsSerializer(serializers.Serializer):
     by_kind = CaseKindCountSerializer(many=True)
     by_sla = CaseSlaCountSerializer()
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="estimated when `exact` is false")
+    exact = serializers.BooleanField(
+        help_text="false when a count reached the cap (1000: reported as 1001) "
+        "and the total is the database's estimate"
+    )
