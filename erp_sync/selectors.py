@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Mapping
 
-from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db import connection as db_connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 
 from billing.selectors import record_for_event
 from erp_sync import semaphore
-from erp_sync.choices import SyncJobState
+from erp_sync.choices import HoldReason, SyncJobState
 from erp_sync.documents import BUSINESS_KEYS
 from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
 
@@ -153,3 +168,162 @@ def sync_job_lineage(job: SyncJob) -> dict:
 def connection_in_flight(connection: Connection) -> int:
     """Calls to `connection`'s ERP holding a semaphore slot now."""
     return semaphore.in_flight(connection)
+
+
+# --- the dashboard's posting figures ------------------------------------------------------
+
+
+def sync_job_board() -> dict:
+    """Jobs by state per connection (with its entity), and the held ones by reason.
+
+    {"states": [(value, label)], "connections": [{"id", "name", "entity", "counts":
+    {state: n}, "total"}], "entities": [{"entity", "counts", "total"}], "totals": {state: n},
+    "held_by_reason": [{"reason", "label", "count"}]}. Three queries, whatever the number
+    of jobs: the group-by reads only the (state, connection) index.
+    """
+    states = SyncJobState.values
+    rows = SyncJob.objects.order_by().values_list("connection_id", "state").annotate(n=Count("id"))
+    by_connection: dict[int, dict[str, int]] = {}
+    for connection_id, state, n in rows:
+        by_connection.setdefault(connection_id, dict.fromkeys(states, 0))[state] = n
+    connections, entities = [], {}
+    for conn in Connection.objects.select_related("entity").order_by("entity__code", "name"):
+        counts = by_connection.get(conn.pk)
+        if counts is None:
+            continue
+        connections.append(
+            {
+                "id": conn.pk,
+                "name": conn.name,
+                "entity": conn.entity.code,
+                "counts": counts,
+                "total": sum(counts.values()),
+            }
+        )
+        entity = entities.setdefault(
+            conn.entity.code,
+            {"entity": conn.entity.code, "counts": dict.fromkeys(states, 0), "total": 0},
+        )
+        for state, n in counts.items():
+            entity["counts"][state] += n
+            entity["total"] += n
+    totals = {state: sum(c["counts"][state] for c in connections) for state in states}
+    labels = dict(HoldReason.choices)
+    held = (
+        SyncJob.objects.filter(state=SyncJobState.HELD)
+        .order_by()
+        .values_list("hold_reason")
+        .annotate(n=Count("id"))
+    )
+    return {
+        "states": list(SyncJobState.choices),
+        "connections": connections,
+        "entities": list(entities.values()),
+        "totals": totals,
+        "held_by_reason": sorted(
+            (
+                {"reason": reason, "label": labels.get(reason, reason or "—"), "count": n}
+                for reason, n in held
+            ),
+            key=lambda r: (-r["count"], r["reason"]),
+        ),
+    }
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's continuous percentile (linear interpolation between the two nearest
+    values) of an ordered set: `percentile_cont(fraction) WITHIN GROUP (ORDER BY expr)`."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, *, fraction: float, **extra):
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must lie between 0 and 1")
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def percentile_cont(sorted_values: list[float], fraction: float) -> float | None:
+    """`percentile_cont` of PostgreSQL in Python, over ascending values (None for none)."""
+    if not sorted_values:
+        return None
+    position = fraction * (len(sorted_values) - 1)
+    below, above = math.floor(position), math.ceil(position)
+    low, high = sorted_values[below], sorted_values[above]
+    return low + (high - low) * (position - below)
+
+
+# Latency windows of the dashboard: (key, label, length).
+LATENCY_WINDOWS = (
+    ("24h", "Last 24 hours", dt.timedelta(days=1)),
+    ("7d", "Last 7 days", dt.timedelta(days=7)),
+)
+# Without percentile_cont (SQLite) the percentiles are of the most recent postings only.
+LATENCY_SAMPLE = 20_000
+
+
+def _seconds(value) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    return round(seconds, 3)
+
+
+def posting_latency(*, now: dt.datetime | None = None) -> list[dict]:
+    """Job created → posted (SyncJob.created_at → posted_at) of the jobs posted in each of
+    LATENCY_WINDOWS up to `now`: [{"window", "label", "since", "postings", "p50_seconds",
+    "p95_seconds", "sampled"}], percentiles continuous (interpolated), None without
+    postings. PostgreSQL: one query with percentile_cont over the posted_at index. Elsewhere
+    two queries, the percentiles of the latest LATENCY_SAMPLE postings (`sampled` says so).
+    """
+    now = now or timezone.now()
+    longest = max(length for _, _, length in LATENCY_WINDOWS)
+    jobs = SyncJob.objects.filter(posted_at__gte=now - longest, posted_at__lte=now).order_by()
+    duration = ExpressionWrapper(F("posted_at") - F("created_at"), output_field=DurationField())
+    counts = {
+        key: Count("id", filter=Q(posted_at__gte=now - length))
+        for key, _, length in LATENCY_WINDOWS
+    }
+    if db_connection.vendor == "postgresql":
+        figures = jobs.aggregate(
+            **{f"{key}_postings": count for key, count in counts.items()},
+            **{
+                f"{key}_p{p}": PercentileCont(
+                    duration, fraction=p / 100, filter=Q(posted_at__gte=now - length)
+                )
+                for key, _, length in LATENCY_WINDOWS
+                for p in (50, 95)
+            },
+        )
+        sample = None
+    else:
+        figures = jobs.aggregate(**{f"{key}_postings": count for key, count in counts.items()})
+        sample = list(
+            jobs.order_by("-posted_at").values_list("posted_at", "created_at")[:LATENCY_SAMPLE]
+        )
+    windows = []
+    for key, label, length in LATENCY_WINDOWS:
+        since = now - length
+        postings = figures[f"{key}_postings"]
+        if sample is None:
+            p50, p95 = figures[f"{key}_p50"], figures[f"{key}_p95"]
+            sampled = False
+        else:
+            values = sorted(
+                (posted - created).total_seconds() for posted, created in sample if posted >= since
+            )
+            p50, p95 = percentile_cont(values, 0.5), percentile_cont(values, 0.95)
+            sampled = len(values) < postings
+        windows.append(
+            {
+                "window": key,
+                "label": label,
+                "since": since,
+                "postings": postings,
+                "p50_seconds": _seconds(p50),
+                "p95_seconds": _seconds(p95),
+                "sampled": sampled,
+            }
+        )
+    return windows

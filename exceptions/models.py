@@ -127,6 +127,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # The queue's default order and its keyset pages.
             models.Index(fields=["-last_seen_at", "-id"], name="exc_case_queue_order"),
             models.Index(fields=["kind", "state"], name="exc_case_kind_state"),
+            # The dashboard's backlog (kind x severity x age of the active cases): an
+            # index-only scan of the active cases, however many were resolved.
+            models.Index(
+                fields=["kind", "severity", "first_seen_at"],
+                condition=models.Q(state__in=["open", "acknowledged"]),
+                name="exc_case_backlog_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
