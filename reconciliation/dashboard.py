@@ -153,10 +153,23 @@ def backlog_panel(*, now: dt.datetime) -> Panel:
     )
 
 
-def postings_panel() -> Panel:
-    board = sync_job_board()
+def postings_panel(*, now: dt.datetime) -> Panel:
+    board = sync_job_board(now=now)
     jobs = "erp_sync:job-list"
-    states = board["states"]
+    # Posted jobs are those of the last day (erp_sync.selectors.POSTED_WINDOW): their links
+    # say so, and so does the column.
+    recent = ("posted_after", board["posted_since"].isoformat(timespec="seconds"))
+    states = [
+        (state, "Posted, last 24 h" if state == "posted" else label)
+        for state, label in board["states"]
+    ]
+
+    def cells(counts: dict, scope: tuple[str, object]) -> list[Cell]:
+        return [
+            Cell(counts[s], link(jobs, ("state", s), scope, *([recent] if s == "posted" else [])))
+            for s, _ in states
+        ]
+
     figure = Figure("postings", "Sync jobs by state per connection", "Connection", states)
     figure.horizontal = True
     for entity in board["entities"]:
@@ -164,21 +177,15 @@ def postings_panel() -> Panel:
         for conn in connections:
             figure.add(
                 f"{conn['entity']} · {conn['name']}",
-                [
-                    Cell(conn["counts"][s], link(jobs, ("state", s), ("connection", conn["id"])))
-                    for s, _ in states
-                ],
-                Cell(conn["total"], link(jobs, ("connection", conn["id"]))),
+                cells(conn["counts"], ("connection", conn["id"])),
+                Cell(conn["total"]),
             )
         if len(connections) > 1:
             code = entity["entity"]
             figure.add(
                 f"{code} (all connections)",
-                [
-                    Cell(entity["counts"][s], link(jobs, ("state", s), ("entity", code)))
-                    for s, _ in states
-                ],
-                Cell(entity["total"], link(jobs, ("entity", code))),
+                cells(entity["counts"], ("entity", code)),
+                Cell(entity["total"]),
             )
     held = Figure("held", "Held jobs by reason", "Reason", [("held", "Held")], stacked=False)
     held.horizontal = True
@@ -291,7 +298,7 @@ def breaks_panel() -> Panel:
 # (panel, the permission that shows it, builder(user, now)): in the order they appear.
 PANELS: tuple[tuple[str, str, Callable[..., Panel]], ...] = (
     ("backlog", "exceptions.view_case", lambda user, now: backlog_panel(now=now)),
-    ("postings", "erp_sync.view_syncjob", lambda user, now: postings_panel()),
+    ("postings", "erp_sync.view_syncjob", lambda user, now: postings_panel(now=now)),
     ("latency", "erp_sync.view_syncjob", lambda user, now: latency_panel(now=now)),
     (
         "duplicates",

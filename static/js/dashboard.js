@@ -29,6 +29,8 @@
       canvas.parentNode.style.height = Math.max(160, 70 + spec.labels.length * ROW_HEIGHT) + "px";
     }
     var unit = spec.unit ? " " + spec.unit : "";
+    // Counts are whole numbers: no 0.5 ticks (ignored on the axis of the labels).
+    var ticks = spec.unit ? {} : { precision: 0 };
     new window.Chart(canvas, {
       type: spec.type,
       data: {
@@ -43,8 +45,8 @@
         maintainAspectRatio: false,
         indexAxis: spec.horizontal ? "y" : "x",
         scales: {
-          x: { stacked: spec.stacked, beginAtZero: true },
-          y: { stacked: spec.stacked, beginAtZero: true },
+          x: { stacked: spec.stacked, beginAtZero: true, ticks: ticks },
+          y: { stacked: spec.stacked, beginAtZero: true, ticks: ticks },
         },
         plugins: {
           legend: { position: "bottom", display: spec.datasets.length > 1 },

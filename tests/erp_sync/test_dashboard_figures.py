@@ -36,21 +36,23 @@ def _posted(connection, *, posted_ago: dt.timedelta, seconds: float):
     return _job(connection, "posted", created=posted - dt.timedelta(seconds=seconds), posted=posted)
 
 
-def test_sync_job_board_counts_states_per_connection_and_entity():
+def test_sync_job_board_counts_states_per_connection_and_posted_of_the_last_day():
     us, de = LegalEntityFactory(code="US01"), LegalEntityFactory(code="DE01")
     us_a = ConnectionFactory(entity=us, name="us-a")
     us_b = ConnectionFactory(entity=us, name="us-b", is_active=False)
     de_a = ConnectionFactory(entity=de, name="de-a")
     ConnectionFactory(entity=de, name="idle", is_active=False)  # no jobs: no row
     for state in ["pending", "posted", "posted", "dead"]:
-        _job(us_a, state)
+        _job(us_a, state, posted=NOW - dt.timedelta(hours=1) if state == "posted" else None)
+    _job(us_a, "posted", posted=NOW - dt.timedelta(days=2))  # posted before the last day
     _job(us_b, "held", hold_reason="awaiting_parent")
     _job(us_b, "held", hold_reason="closed_period")
     _job(us_b, "held", hold_reason="closed_period")
     _job(de_a, "dead")
 
-    board = sync_job_board()
+    board = sync_job_board(now=NOW)
 
+    assert board["posted_since"] == NOW - dt.timedelta(days=1)
     rows = {(c["entity"], c["name"]): c for c in board["connections"]}
     assert set(rows) == {("US01", "us-a"), ("US01", "us-b"), ("DE01", "de-a")}
     assert rows["US01", "us-a"]["counts"] == {
@@ -76,7 +78,7 @@ def test_sync_job_board_queries_do_not_grow_with_jobs(django_assert_num_queries)
         for state in ["pending", "posted", "dead", "held"]:
             _job(connection, state, hold_reason="paused" if state == "held" else "")
 
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         sync_job_board()
 
 
