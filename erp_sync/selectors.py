@@ -198,13 +198,13 @@ def sync_job_board(*, now: dt.datetime | None = None) -> dict:
         SyncJob.objects.filter(state__in=unposted)
         .order_by()
         .values_list("connection_id", "state")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
     )
     posted = (
         SyncJob.objects.filter(posted_at__gte=since, posted_at__lte=now)
         .order_by()
         .values_list("connection_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
     )
     by_connection: dict[int, dict[str, int]] = {}
     for connection_id, state, n in rows:
@@ -307,8 +307,9 @@ def posting_latency(*, now: dt.datetime | None = None) -> list[dict]:
     longest = max(length for _, _, length in LATENCY_WINDOWS)
     jobs = SyncJob.objects.filter(posted_at__gte=now - longest, posted_at__lte=now).order_by()
     duration = ExpressionWrapper(F("posted_at") - F("created_at"), output_field=DurationField())
+    # Counting posted_at, not id: the columns read are all in the posted index.
     counts = {
-        key: Count("id", filter=Q(posted_at__gte=now - length))
+        key: Count("posted_at", filter=Q(posted_at__gte=now - length))
         for key, _, length in LATENCY_WINDOWS
     }
     if db_connection.vendor == "postgresql":

@@ -158,12 +158,14 @@ def case_backlog(*, now=None) -> dict:
     One query grouped by (kind, severity), whatever the number of cases.
     """
     now = now or timezone.now()
-    ages = {age: Count("id", filter=age_q(age, now)) for age, _ in AGE_CHOICES}
+    # Counting first_seen_at (never null), not id: every column read is in the partial
+    # backlog index, so PostgreSQL can answer from the index alone.
+    ages = {age: Count("first_seen_at", filter=age_q(age, now)) for age, _ in AGE_CHOICES}
     rows = (
         Case.objects.filter(state__in=ACTIVE_STATES)
         .order_by()
         .values("kind", "severity")
-        .annotate(total=Count("id"), **ages)
+        .annotate(total=Count("first_seen_at"), **ages)
     )
     severities = CaseSeverity.values
     kind_labels = dict(CaseKind.choices)
