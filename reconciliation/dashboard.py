@@ -47,7 +47,11 @@ class Cell:
     def text(self) -> str:
         if self.value is None:
             return "—"
-        return f"{self.value:g} {self.unit}".strip() if self.unit else str(self.value)
+        if isinstance(self.value, float):  # seconds: at most one decimal, never 1e+06
+            number = f"{self.value:.1f}".removesuffix(".0")
+        else:
+            number = str(self.value)
+        return f"{number} {self.unit}" if self.unit else number
 
 
 @dataclass
