@@ -1,14 +1,15 @@
 """Reads of billing for the console, the API, tasks and higher layers (erp_sync)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from django.db.models import Model, Prefetch, QuerySet
+from django.db.models import Model, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
-from billing.choices import FinanceEventState
+from billing.choices import FinanceEventState, QuarantineReason
 from billing.models import (
     CreditNote,
     Customer,
+    DuplicateDeliveryCount,
     FinanceEvent,
     Invoice,
     Payment,
@@ -173,3 +174,48 @@ def with_correction(entries: list[dict], event: FinanceEvent, copy: FinanceEvent
     if target is not None:
         target["changes"] = [*target["changes"], *changes]
     return entries
+
+
+# The dashboard's windows of rejected duplicate deliveries: (key, label, days up to today).
+DUPLICATE_WINDOWS = (
+    ("today", "Today (UTC)", 1),
+    ("7d", "Last 7 days", 7),
+    ("30d", "Last 30 days", 30),
+)
+
+
+def duplicate_deliveries(*, today: date | None = None) -> dict:
+    """Deliveries of an already stored event the ingest rejected, per window of
+    DUPLICATE_WINDOWS (UTC days up to `today`): {"windows": [{"window", "label", "since",
+    "duplicates" (answered 200), "conflicts" (409, another body), "rejected"}],
+    "quarantined_duplicate_records": events still quarantined because their record
+    existed}. The deliveries are counted (DuplicateDeliveryCount), not stored. Two queries.
+    """
+    today = today or timezone.now().date()
+    starts = {key: today - timedelta(days=days - 1) for key, _, days in DUPLICATE_WINDOWS}
+    sums = {}
+    for key, since in starts.items():
+        in_window = Q(day__gte=since)
+        sums[f"{key}_duplicates"] = Sum("duplicates", filter=in_window)
+        sums[f"{key}_conflicts"] = Sum("conflicts", filter=in_window)
+    figures = DuplicateDeliveryCount.objects.filter(
+        day__gte=min(starts.values()), day__lte=today
+    ).aggregate(**sums)
+    windows = []
+    for key, label, _ in DUPLICATE_WINDOWS:
+        duplicates = figures[f"{key}_duplicates"] or 0
+        conflicts = figures[f"{key}_conflicts"] or 0
+        windows.append(
+            {
+                "window": key,
+                "label": label,
+                "since": starts[key],
+                "duplicates": duplicates,
+                "conflicts": conflicts,
+                "rejected": duplicates + conflicts,
+            }
+        )
+    quarantined = FinanceEvent.objects.filter(
+        state=FinanceEventState.QUARANTINED, quarantine_reason=QuarantineReason.DUPLICATE_RECORD
+    ).count()
+    return {"windows": windows, "quarantined_duplicate_records": quarantined}

@@ -62,6 +62,7 @@ class SyncJobFilterSet(django_filters.FilterSet):
     created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Created before"
     )
+    posted_after = DateTimeFilter(field_name="posted_at", lookup_expr="gte", label="Posted from")
     older_than_minutes = django_filters.NumberFilter(
         # At most ten years: a larger value would overflow the date arithmetic.
         method="filter_older_than",
@@ -82,6 +83,7 @@ class SyncJobFilterSet(django_filters.FilterSet):
             "external_id",
             "created_after",
             "created_before",
+            "posted_after",
             "older_than_minutes",
         ]
 

@@ -33,6 +33,19 @@ SLA_CHOICES = [
 ]
 
 
+def age_q(bucket: str, now) -> Q:
+    """Cases first seen within age `bucket` (a key of AGE_BUCKETS) as of `now`: at least its
+    lower bound old and younger than its upper one. The queue's filter and the dashboard's
+    backlog count with this one condition."""
+    low, high = AGE_BUCKETS[bucket]
+    condition = Q()
+    if low is not None:
+        condition &= Q(first_seen_at__lte=now - low)
+    if high is not None:
+        condition &= Q(first_seen_at__gt=now - high)
+    return condition
+
+
 def sla_q(state: str, now=None) -> Q:
     """Open/acknowledged cases in SLA state `state` (breached, due_soon, on_time)."""
     now = now or timezone.now()
@@ -127,18 +140,7 @@ class CaseFilterSet(django_filters.FilterSet):
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def filter_age(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        now = timezone.now()
-        younger_than, older_than = None, None
-        low, high = AGE_BUCKETS[value]
-        if low is not None:
-            older_than = now - low
-        if high is not None:
-            younger_than = now - high
-        if older_than is not None:
-            queryset = queryset.filter(first_seen_at__lte=older_than)
-        if younger_than is not None:
-            queryset = queryset.filter(first_seen_at__gt=younger_than)
-        return queryset
+        return queryset.filter(age_q(value, timezone.now()))
 
     def filter_sla(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(sla_q(value))

@@ -1,17 +1,21 @@
-"""Console pages of the finance KPIs and the close checklist, and the dashboard's KPI panel.
+"""Console pages of the finance KPIs and the close checklist, and the dashboard's partials.
 
-Each view checks the reconciliation read permission and calls one selector.
+Each view checks the reconciliation read permission and calls one selector; the dashboard's
+figures check one permission per panel.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.shortcuts import render
+from django.utils import timezone
 
 from billing.models import LegalEntity
 from erp_sync.models import Connection
 from reconciliation.close import close_checklist
+from reconciliation.dashboard import dashboard, visible_panels
 from reconciliation.forms import EntityPeriodForm
 from reconciliation.kpis import kpis
 from reconciliation.periods import Period
@@ -58,4 +62,18 @@ def close_checklist_view(request):
     checklist = close_checklist(**form.cleaned_data) if form.is_valid() else None
     return render(
         request, "reconciliation/close_checklist.html", {"form": form, "checklist": checklist}
+    )
+
+
+@login_required
+def dashboard_view(request):
+    """The dashboard's live figures (an htmx partial that reloads itself every 30 s): the
+    panels whose records the person may view; none of them is a 403."""
+    if not visible_panels(request.user):
+        raise PermissionDenied
+    now = timezone.now()
+    return render(
+        request,
+        "reconciliation/_dashboard.html",
+        {"panels": dashboard(user=request.user, now=now), "now": now},
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
+from reconciliation.choices import BreakKind, BreakState
 from reconciliation.models import Break, Match, ReconciliationRun
 
 
@@ -37,3 +38,18 @@ def match_list(*, run: ReconciliationRun | None = None) -> QuerySet[Match]:
     if run is not None:
         queryset = queryset.filter(run=run)
     return queryset
+
+
+def open_break_counts() -> list[dict]:
+    """Open breaks by kind, most first: [{"kind", "label", "count"}]. One query."""
+    labels = dict(BreakKind.choices)
+    rows = (
+        Break.objects.filter(state=BreakState.OPEN)
+        .order_by()
+        .values_list("kind")
+        .annotate(n=Count("id"))
+    )
+    return sorted(
+        ({"kind": kind, "label": labels.get(kind, kind), "count": n} for kind, n in rows),
+        key=lambda r: (-r["count"], r["kind"]),
+    )

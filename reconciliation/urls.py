@@ -21,5 +21,6 @@ urlpatterns: list = [
     path("breaks/<int:pk>/replay", views.break_replay_view, name="break-replay"),
     path("kpis/", report_views.kpi_view, name="kpis"),
     path("kpis/panel", report_views.kpi_panel_view, name="kpi-panel"),
+    path("dashboard/figures", report_views.dashboard_view, name="dashboard"),
     path("close/", report_views.close_checklist_view, name="close-checklist"),
 ]

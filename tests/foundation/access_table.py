@@ -260,6 +260,7 @@ CONSOLE: dict[tuple[str, str], Rule] = {
     ("reconciliation:break-replay", "POST"): console(FIN | INTEGRATION),
     ("reconciliation:kpis", "GET"): console(INTERNAL),
     ("reconciliation:kpi-panel", "GET"): console(INTERNAL),
+    ("reconciliation:dashboard", "GET"): console(INTERNAL),
     ("reconciliation:close-checklist", "GET"): console(INTERNAL),
 }
 
