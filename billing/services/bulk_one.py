@@ -88,9 +88,7 @@ def insert_with_history(
             f"SELECT {from_record}, ins.{pk} FROM ins, "
             f"jsonb_populate_record(NULL::{child_table}, %s::jsonb) AS c)"
         )
-        params.append(
-            orjson.dumps(_json_row(child_fields, child), default=json_default).decode()
-        )
+        params.append(orjson.dumps(_json_row(child_fields, child), default=json_default).decode())
     rows = select_bound(f"WITH {', '.join(parts)} SELECT {pk} FROM ins", params)  # noqa: S608
     if not rows:
         return None
