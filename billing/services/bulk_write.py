@@ -91,7 +91,7 @@ def _json_text(value, encoder: type[json.JSONEncoder]) -> str:
         return json.dumps(value, cls=encoder)
 
 
-def _row_builder(fields: Sequence[models.Field]):
+def row_builder(fields: Sequence[models.Field]):
     """A function obj -> list of column values for `fields` (JSON serialised as text)."""
     attnames = [f.attname for f in fields]
     json_fields = [
@@ -212,7 +212,7 @@ class _HistoryOfInsert:
             timezone.now(),
             *([getattr(o, f.attname) for o in objs] for f in keys),
             [getattr(o, "_change_reason", "") or "" for o in objs],
-            [_user_id(o, default_user) for o in objs],
+            [user_id(o, default_user) for o in objs],
         ]
 
     def sql(self, qn) -> str:
@@ -234,7 +234,7 @@ class _HistoryOfInsert:
         )
 
 
-def _json_default(value):
+def json_default(value):
     if isinstance(value, Decimal):
         return str(value)  # exact; PostgreSQL casts the string to numeric
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
@@ -256,7 +256,7 @@ def _insert_json(model, fields, keys, objs, history: "_HistoryOfInsert | None") 
     qn = connection.ops.quote_name
     columns = [f.column for f in fields]
     json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
-    build_row = _row_builder(fields)
+    build_row = row_builder(fields)
     rows = []
     for obj in objs:
         row = build_row(obj)
@@ -264,7 +264,7 @@ def _insert_json(model, fields, keys, objs, history: "_HistoryOfInsert | None") 
             if row[i] is not None:
                 row[i] = orjson.Fragment(row[i])  # already JSON text: embed, not quote
         rows.append(dict(zip(columns, row, strict=True)))
-    payload = orjson.dumps(rows, default=_json_default).decode()
+    payload = orjson.dumps(rows, default=json_default).decode()
     column_list = ", ".join(qn(c) for c in columns)
     table = qn(model._meta.db_table)
     returning = ", ".join(qn(c) for c in [model._meta.pk.column, *(f.column for f in keys)])
@@ -304,7 +304,7 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
         for obj, (pk,) in zip(objs, raw.fetchall(), strict=True):
             obj.pk = pk
         fields = list(meta.concrete_fields)
-        _copy(raw, meta.db_table, [f.column for f in fields], map(_row_builder(fields), objs))
+        _copy(raw, meta.db_table, [f.column for f in fields], map(row_builder(fields), objs))
     alias = connection.alias
     for obj in objs:
         mark_saved(obj, using=alias)
@@ -383,7 +383,7 @@ def _update_columns_pg(model, objs, names, checked) -> set:
     meta = model._meta
     qn = connection.ops.quote_name
     fields = [meta.get_field(name) for name in names]
-    build_row = _row_builder(fields)
+    build_row = row_builder(fields)
     rows = [build_row(obj) for obj in objs]
     # Every value travels as text and is cast to its column's type in SQL.
     arrays = [[obj.pk for obj in objs]] + [
@@ -444,7 +444,7 @@ def history_insert(
     for name in own:
         if name not in HISTORY_OWN and name not in extra:
             raise ValueError(f"no value for history column {name} of {model.__name__}")
-    build = _row_builder(copied)
+    build = row_builder(copied)
 
     def row(obj: models.Model) -> list:
         values = build(obj)
@@ -456,7 +456,7 @@ def history_insert(
             elif name == "history_type":
                 values.append(history_type)
             elif name == "history_user_id":
-                values.append(_user_id(obj, default_user))
+                values.append(user_id(obj, default_user))
             else:
                 values.append(extra[name])
         return values
@@ -466,7 +466,7 @@ def history_insert(
         _copy(cursor.cursor, history_model._meta.db_table, columns, map(row, objs))
 
 
-def _user_id(obj: models.Model, default_user):
+def user_id(obj: models.Model, default_user):
     """The stamped user (None when stamped without one), else `default_user`: what
     simple-history's bulk_history_create, the SQLite path, records."""
     user = getattr(obj, "_history_user", default_user)
