@@ -105,11 +105,15 @@ _E_FREE = "NOT EXISTS (SELECT 1 FROM {match} m WHERE m.{erp_row_id} = e.id)"
 def match_external_id(run_id: int) -> int:
     # Rule 1: each billing row to the lowest-id ERP row with its external id (a second ERP row
     # with that id stays unpaired and is classified a duplicate).
+    # Written in billing-row order: the pair constraint (run, billing row, ERP row) and the
+    # ERP-row index then grow at their right edge instead of at a random leaf per row (the
+    # hash aggregate's order). 998,574 pairs: 76.9 s → 34.8 s, 9.0M → 5.4M buffer touches,
+    # 5,906 → 10 full-page WAL images (EXPLAIN ANALYZE, same load ~11, 2026-12-07).
     sql = _sql(
         _INSERT + "SELECT b.{run_id}, b.id, MIN(e.id), %s, %s, NULL, NULL, '' "
         "FROM {bill} b JOIN {erp} e ON e.{run_id} = b.{run_id} AND e.external_id = b.external_id "
         "WHERE b.{run_id} = %s AND b.external_id <> '' "
-        f"AND e.kind IN ({_in(DOCUMENT_SCOPE_KINDS)}) GROUP BY b.{{run_id}}, b.id"
+        f"AND e.kind IN ({_in(DOCUMENT_SCOPE_KINDS)}) GROUP BY b.{{run_id}}, b.id ORDER BY b.id"
     )
     params = [MatchRule.EXTERNAL_ID, MatchStatus.MATCHED, run_id, *DOCUMENT_SCOPE_KINDS]
     return _execute(sql, params)
