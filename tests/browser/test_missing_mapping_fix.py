@@ -60,7 +60,7 @@ def blocked():
 def queued(monkeypatch):
     """Bulk actions started from the console stay queued for the test to run (the worker)."""
     started: list[int] = []
-    monkeypatch.setattr(bulk, "_enqueue", started.append)
+    monkeypatch.setattr(bulk, "bulk_action_enqueue", started.append)
     return started
 
 
