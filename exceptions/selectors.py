@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import BigIntegerField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -108,6 +109,20 @@ def case_item_subject_ids(case: Case, *, open_only: bool = True) -> list[str]:
     if open_only:
         items = items.filter(cleared_at__isnull=True)
     return list(items.values_list("subject_id", flat=True))
+
+
+def case_item_subject_pks(case: Case, model) -> QuerySet:
+    """A subquery of the integer primary keys of the `model` records a grouped case still
+    blocks (its open items), for `model.objects.filter(pk__in=...)`: the database joins it,
+    rather than a list of 10,000 ids sent back as parameters (bench_console: 180 ms of
+    Python building such a query for one `.first()`)."""
+    return (
+        case.items.filter(
+            cleared_at__isnull=True, subject_type=ContentType.objects.get_for_model(model)
+        )
+        .order_by()
+        .values_list(Cast("subject_id", BigIntegerField()), flat=True)
+    )
 
 
 # What the counts at the top of the queue ignore of the current filter: the counts are the
