@@ -62,14 +62,24 @@ def open_cases_touching(
     is_subject = Q(pk__in=[])
     for type_id, ids in ids_by_type.items():
         is_subject |= Q(subject_type_id=type_id, subject_id__in=ids)
-    blocked = CaseItem.objects.filter(is_subject, case=OuterRef("pk"), cleared_at__isnull=True)
-    touching = is_subject | Exists(blocked) if ids_by_type else Q(pk__in=[])
+    # The cases' ids as a union, each part from its own index (a case's subject, an item's
+    # subject, a partner): the same condition written as one OR with an EXISTS made
+    # PostgreSQL walk every active case in deadline order (bench_console: 3 s an invoice
+    # page on a million cases).
+    parts = []
+    if ids_by_type:
+        parts.append(Case.objects.filter(is_subject).order_by().values("pk"))
+        parts.append(
+            CaseItem.objects.filter(is_subject, cleared_at__isnull=True)
+            .order_by()
+            .values("case_id")
+        )
     if partner:
-        touching |= Q(partner=partner)
+        parts.append(Case.objects.filter(partner=partner).order_by().values("pk"))
+    touching = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     return list(
         case_list()
-        .filter(state__in=ACTIVE_STATES)
-        .filter(touching)
+        .filter(state__in=ACTIVE_STATES, pk__in=touching)
         .order_by(models.F("sla_due_at").asc(nulls_last=True), "-id")[:limit]
     )
 
