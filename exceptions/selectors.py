@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
-from django.db.models import BigIntegerField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import BigIntegerField, Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast
 from django.http import QueryDict
 from django.utils import timezone
