@@ -34,7 +34,7 @@ from erp_sync.documents import BUSINESS_KEYS
 from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
 from exceptions.models import Case as ExceptionCase
 from exceptions.models import CaseItem
-from exceptions.selectors import case_item_subject_ids
+from exceptions.selectors import case_item_subject_pks
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,9 @@ def case_blocked_jobs(case: ExceptionCase) -> QuerySet[SyncJob]:
     if not case.cause_key or case.subject_type.model_class() is not Connection:
         return SyncJob.objects.none()
     return (
-        SyncJob.objects.filter(pk__in=case_item_subject_ids(case), connection_id=case.subject_id)
+        SyncJob.objects.filter(
+            pk__in=case_item_subject_pks(case, SyncJob), connection_id=case.subject_id
+        )
         .select_related("event", "connection")
         .order_by("id")
     )

@@ -126,6 +126,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["subject_type", "subject_id"], name="exc_case_subject"),
             # The queue's default order and its keyset pages.
             models.Index(fields=["-last_seen_at", "-id"], name="exc_case_queue_order"),
+            # The same order within one kind: a queue filtered by kind (and entity, SLA...)
+            # walked the whole order for its 50 rows (bench_console: 17,834 rows read, 120 ms).
+            models.Index(fields=["kind", "-last_seen_at", "-id"], name="exc_case_kind_order"),
             # The queue's counts per kind (each capped: selectors.case_counts), also under the
             # most common scope filter, the entity, without reading the cases themselves.
             models.Index(fields=["kind", "state", "entity"], name="exc_case_kind_state_entity"),

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import BigIntegerField, Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -68,14 +69,24 @@ def open_cases_touching(
     is_subject = Q(pk__in=[])
     for type_id, ids in ids_by_type.items():
         is_subject |= Q(subject_type_id=type_id, subject_id__in=ids)
-    blocked = CaseItem.objects.filter(is_subject, case=OuterRef("pk"), cleared_at__isnull=True)
-    touching = is_subject | Exists(blocked) if ids_by_type else Q(pk__in=[])
+    # The cases' ids as a union, each part from its own index (a case's subject, an item's
+    # subject, a partner): the same condition written as one OR with an EXISTS made
+    # PostgreSQL walk every active case in deadline order (bench_console: 3 s an invoice
+    # page on a million cases).
+    parts = []
+    if ids_by_type:
+        parts.append(Case.objects.filter(is_subject).order_by().values("pk"))
+        parts.append(
+            CaseItem.objects.filter(is_subject, cleared_at__isnull=True)
+            .order_by()
+            .values("case_id")
+        )
     if partner:
-        touching |= Q(partner=partner)
+        parts.append(Case.objects.filter(partner=partner).order_by().values("pk"))
+    touching = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     return list(
         case_list()
-        .filter(state__in=ACTIVE_STATES)
-        .filter(touching)
+        .filter(state__in=ACTIVE_STATES, pk__in=touching)
         .order_by(models.F("sla_due_at").asc(nulls_last=True), "-id")[:limit]
     )
 
@@ -115,6 +126,20 @@ def case_item_subject_ids(case: Case, *, open_only: bool = True) -> list[str]:
     if open_only:
         items = items.filter(cleared_at__isnull=True)
     return list(items.values_list("subject_id", flat=True))
+
+
+def case_item_subject_pks(case: Case, model) -> QuerySet:
+    """A subquery of the integer primary keys of the `model` records a grouped case still
+    blocks (its open items), for `model.objects.filter(pk__in=...)`: the database joins it,
+    rather than a list of 10,000 ids sent back as parameters (bench_console: 180 ms of
+    Python building such a query for one `.first()`)."""
+    return (
+        case.items.filter(
+            cleared_at__isnull=True, subject_type=ContentType.objects.get_for_model(model)
+        )
+        .order_by()
+        .values_list(Cast("subject_id", BigIntegerField()), flat=True)
+    )
 
 
 # What the counts at the top of the queue ignore of the current filter: the counts are the

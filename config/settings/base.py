@@ -136,6 +136,9 @@ TEMPLATES = [
     }
 ]
 
+# Django's renderer with its select/option/input widgets in Python (config/form_renderer.py).
+FORM_RENDERER = "config.form_renderer.FormRenderer"
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}

@@ -82,13 +82,13 @@ def job_dead(j: str) -> str:
 EVENTS_SQL = """
 INSERT INTO billing_financeevent (id, source, event_id, type, specversion, event_time, entity,
   correlation_id, body, body_digest, state, quarantine_reason, quarantine_detail,
-  apply_attempts, result, received_at, applied_at, dispatched_at, received_by_id)
+  apply_attempts, result, received_at, applied_at, dispatched_at, received_by_id, correction)
 SELECT n, 'billing-platform', 'evt_inv_' || n, 'invoice.issued', '1.0', t, e.code,
   'quote-' || (n / 4), jsonb_build_object('specversion', '1.0', 'id', 'evt_inv_' || n,
   'source', 'billing-platform', 'type', 'invoice.issued', 'entity', e.code,
   'data', jsonb_build_object('invoice_id', 'INV-' || lpad(n::text, 8, '0'),
   'customer_id', 'cus_' || (n %% %(customers)s), 'currency', e.currency)),
-  md5('b' || n) || md5('c' || n), 'applied', '', '', 1, '{"status": 202}', t, t, t, NULL
+  md5('b' || n) || md5('c' || n), 'applied', '', '', 1, '{"status": 202}', t, t, t, NULL, '{}'
 FROM generate_series(1::bigint, %(n)s::bigint) n
 CROSS JOIN LATERAL (SELECT timestamptz '2026-12-01 09:00Z' - ((n * 37) %% 540) * interval '1 day'
   AS t) d
@@ -98,7 +98,7 @@ JOIN bench_entity e ON e.k = (n %% %(customers)s) %% 4
 QUARANTINED_EVENTS_SQL = """
 INSERT INTO billing_financeevent (id, source, event_id, type, specversion, event_time, entity,
   correlation_id, body, body_digest, state, quarantine_reason, quarantine_detail,
-  apply_attempts, result, received_at, applied_at, dispatched_at, received_by_id)
+  apply_attempts, result, received_at, applied_at, dispatched_at, received_by_id, correction)
 SELECT %(n)s + n, 'billing-platform', 'evt_pay_' || n, 'payment.settled', '1.0', t, e.code, '',
   jsonb_build_object('specversion', '1.0', 'id', 'evt_pay_' || n, 'source', 'billing-platform',
   'type', 'payment.settled', 'entity', e.code, 'data', jsonb_build_object('payment_id',
@@ -110,7 +110,7 @@ SELECT %(n)s + n, 'billing-platform', 'evt_pay_' || n, 'payment.settled', '1.0',
   CASE WHEN s.state = 'applied' THEN '{"status": 202}'::jsonb
        ELSE '{"status": 202, "quarantined": true}'::jsonb END,
   t, CASE WHEN s.state = 'applied' THEN t + interval '2 hours' END,
-  CASE WHEN s.state = 'applied' THEN t + interval '2 hours' END, NULL
+  CASE WHEN s.state = 'applied' THEN t + interval '2 hours' END, NULL, '{}'
 FROM generate_series(1::bigint, %(n)s::bigint) n
 CROSS JOIN LATERAL (SELECT %(now)s::timestamptz - ((n * 104729) %% 259200) * interval '1 minute'
   AS t, (%(event_kinds)s::text[])[1 + (n / 10) %% %(n_event_kinds)s] AS kind) k
