@@ -20,6 +20,7 @@ from exceptions.models import (
     sla_due,
 )
 from exceptions.services import (
+    BUMP_FIELDS,
     SCOPE_FIELDS,
     _require_text,
     case_open_or_bump,
@@ -27,19 +28,7 @@ from exceptions.services import (
     subject_key,
 )
 
-# The fields a bump rewrites (as _open_or_bump saves them).
-_BUMP_FIELDS = [
-    "state",
-    "occurrences",
-    "last_seen_at",
-    "title",
-    "subject_label",
-    "detail",
-    *SCOPE_FIELDS,
-    "resolved_at",
-    "resolution",
-    "sla_due_at",
-]
+_BUMP_FIELDS = list(BUMP_FIELDS)
 # Rows per statement for the set-based writers (and per `IN (...)` look-up: SQLite's limit).
 _BATCH = 2000
 

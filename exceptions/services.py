@@ -35,6 +35,11 @@ from exceptions.models import (
 )
 
 SCOPE_FIELDS = ("entity", "customer", "partner", "period")
+# The fields a bump of an open case rewrites (case_open_or_bump and the set-based writers).
+BUMP_FIELDS = (
+    "state", "occurrences", "last_seen_at", "title", "subject_label", "detail", *SCOPE_FIELDS,
+    "resolved_at", "resolution", "sla_due_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -220,21 +225,7 @@ def _open_or_bump(
         if value:
             setattr(case, field, value)
     stamp(case, actor=actor, reason=reason)
-    case.save(
-        update_fields=[
-            "state",
-            "occurrences",
-            "last_seen_at",
-            "title",
-            "subject_label",
-            "detail",
-            *SCOPE_FIELDS,
-            "resolved_at",
-            "resolution",
-            "sla_due_at",
-            "item_count",
-        ]
-    )
+    case.save(update_fields=[*BUMP_FIELDS, "item_count"])
     return case
 
 
