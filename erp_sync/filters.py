@@ -11,6 +11,7 @@ from django.utils import timezone
 from config.filters import DateTimeFilter
 from erp_sync.choices import AdapterKind, CircuitState, DocumentType, HoldReason, SyncJobState
 from erp_sync.models import Connection, MappingRule, SyncJob
+from exceptions.selectors import case_item_subject_pks
 
 # --- rules and connections ----------------------------------------------------------------
 
@@ -70,6 +71,9 @@ class SyncJobFilterSet(django_filters.FilterSet):
         min_value=0,
         max_value=10 * 366 * 24 * 60,
     )
+    blocked_by_case = django_filters.NumberFilter(
+        method="filter_blocked_by_case", label="Blocked under case #", min_value=1
+    )
 
     class Meta:
         model = SyncJob
@@ -85,7 +89,15 @@ class SyncJobFilterSet(django_filters.FilterSet):
             "created_before",
             "posted_after",
             "older_than_minutes",
+            "blocked_by_case",
         ]
+
+    def filter_blocked_by_case(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        """The jobs a grouped case still blocks (its open items): a case page shows the first
+        50 of them and links here for all."""
+        if value is None:
+            return queryset
+        return queryset.filter(pk__in=case_item_subject_pks(int(value), SyncJob))
 
     def filter_older_than(self, queryset: QuerySet, name: str, value) -> QuerySet:
         if value is None:

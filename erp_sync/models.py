@@ -7,11 +7,11 @@ Lineage: billing.FinanceEvent → billing record → SyncJob → SyncAttempt →
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from config.history import AuditedManager, ConcordHistory
+from config.links import reverse_id
 from config.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from erp_sync.choices import (
     AdapterKind,
@@ -100,7 +100,7 @@ class Connection(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("erp_sync:connection-detail", args=[self.pk])
+        return reverse_id("erp_sync:connection-detail", self.pk)
 
     def clean(self) -> None:
         validate_secret_env(self.secret_env)
@@ -304,7 +304,7 @@ class SyncJob(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return f"{self.document_type} {self.external_id} → {self.connection}"
 
     def get_absolute_url(self) -> str:
-        return reverse("erp_sync:job-detail", args=[self.pk])
+        return reverse_id("erp_sync:job-detail", self.pk)
 
     @transition(
         field=state,

@@ -34,7 +34,7 @@ from erp_sync.documents import BUSINESS_KEYS
 from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
 from exceptions.models import Case as ExceptionCase
 from exceptions.models import CaseItem
-from exceptions.selectors import case_item_subject_pks
+from exceptions.selectors import case_first_item_subject_pk, case_item_subject_pks
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +219,18 @@ def case_blocked_jobs(case: ExceptionCase) -> QuerySet[SyncJob]:
         .select_related("event", "connection")
         .order_by("id")
     )
+
+
+def case_first_blocked_job(case: ExceptionCase) -> SyncJob | None:
+    """The job of a grouped case's oldest open item, with its event and connection; None
+    when it blocks none (or is not a case grouped on a connection)."""
+    if not case.cause_key or case.subject_type.model_class() is not Connection:
+        return None
+    pk = case_first_item_subject_pk(case, SyncJob)
+    if pk is None:
+        return None
+    jobs = SyncJob.objects.filter(pk=pk, connection_id=case.subject_id)
+    return jobs.select_related("event", "connection").first()
 
 
 def case_bulk_scope(case: ExceptionCase) -> str:

@@ -276,11 +276,12 @@ class CaseItem(models.Model):
         ordering = ["added_at", "id"]
         indexes = [
             models.Index(fields=["subject_type", "subject_id"], name="exc_item_subject"),
-            # A grouped case's blocked records, oldest first, and their totals per currency,
-            # read from the index alone (10,000 items: bench_console).
+            # A grouped case's blocked records, oldest first, their totals per currency, their
+            # months and the oldest one's record, read from the index alone (10,000 items:
+            # bench_console).
             models.Index(
                 fields=["case", "added_at", "id"],
-                include=["currency", "value_amount"],
+                include=["currency", "value_amount", "period", "subject_type", "subject_id"],
                 condition=models.Q(cleared_at__isnull=True),
                 name="exc_item_case_open_order",
             ),

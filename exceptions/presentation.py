@@ -205,7 +205,14 @@ def item_links(items: list[CaseItem]) -> dict[int, Link]:
         model = subject_type.model_class()
         if model is None or not hasattr(model, "get_absolute_url"):
             continue
-        for pk, record in model._base_manager.in_bulk(list(ids)).items():
+        # Without the text and JSON columns no link needs (a sync job's document, errors):
+        # read for each of the up to 100 blocked records of a grouped case.
+        bulky = [
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.TextField | models.JSONField | models.BinaryField)
+        ]
+        for pk, record in model._base_manager.defer(*bulky).in_bulk(list(ids)).items():
             records[(subject_type.pk, str(pk))] = record
     links = {}
     for item in items:

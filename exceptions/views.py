@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from config.console import get_or_404, history_rows
+from config.console import PAGE_SIZE, get_or_404, history_rows
 from config.errors import DomainError
 from exceptions import services
 from exceptions.filters import CaseFilterSet
@@ -33,6 +33,7 @@ from exceptions.selectors import (
     case_list,
     saved_filters,
 )
+from exceptions.tables import CaseItemTable, CaseTable
 
 
 def _case_or_404(pk: int) -> Case:
@@ -72,6 +73,7 @@ def case_list_view(request):
         {
             "filterset": filterset,
             "page": page,
+            "rows": CaseTable().rows(page.rows),
             "counts": case_counts(filters=request.GET),
             "query": _query_without(request, "cursor"),
             "filter_query": base,
@@ -151,7 +153,7 @@ def case_detail_view(request, pk: int):
     """One case in finance words: what failed, what happens if nobody acts, its detail as
     labelled fields, its subject and blocked records as links, then the guided fix."""
     case = _case_or_404(pk)
-    items = case_items(case) if case.cause_key else []
+    items = case_items(case, limit=PAGE_SIZE) if case.cause_key else []
     links = item_links(items)
     return render(
         request,
@@ -162,7 +164,7 @@ def case_detail_view(request, pk: int):
             "consequence": consequence(case.kind),
             "detail": detail_as_fields(case),
             "subject_link": case_subject_link(case),
-            "item_rows": [(item, links[item.pk]) for item in items],
+            "item_rows": CaseItemTable().rows((item, links[item.pk]) for item in items),
             "history": history_rows(case),
             "remediations": case_remediations(case, request.user),
             "guide": case_guide(case, request.user),

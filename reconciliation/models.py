@@ -12,11 +12,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from config.history import AuditedManager, ConcordHistory
+from config.links import reverse_id
 from config.money import (
     AMOUNT_DECIMAL_PLACES,
     AMOUNT_MAX_DIGITS,
@@ -100,7 +100,7 @@ class ReconciliationRun(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return f"run #{self.pk} {self.scope} {self.period_start:%Y-%m}"
 
     def get_absolute_url(self) -> str:
-        return reverse("reconciliation:run-detail", args=[self.pk])
+        return reverse_id("reconciliation:run-detail", self.pk)
 
     @property
     def side_labels(self) -> tuple[str, str]:
@@ -448,7 +448,7 @@ class Break(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return f"{self.get_kind_display()}: {side}"
 
     def get_absolute_url(self) -> str:
-        return reverse("reconciliation:break-detail", args=[self.pk])
+        return reverse_id("reconciliation:break-detail", self.pk)
 
     @property
     def side_labels(self) -> tuple[str, str]:

@@ -2,13 +2,13 @@
 
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.choices import BillingInterval, SubscriptionState
 from billing.models.events import FinanceEvent
 from billing.models.fields import amount_field, currency_field, rate_field
 from config.history import AuditedManager, ConcordHistory
+from config.links import reverse_id
 
 
 class LegalEntity(models.Model):
@@ -101,7 +101,7 @@ class Subscription(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
 
     def get_absolute_url(self) -> str | None:
         """The event that created the subscription (it has no page of its own)."""
-        return reverse("billing:event-detail", args=[self.event_id]) if self.event_id else None
+        return reverse_id("billing:event-detail", self.event_id) if self.event_id else None
 
     _LIVE = [SubscriptionState.ACTIVE, SubscriptionState.PAST_DUE]
 

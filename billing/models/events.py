@@ -4,13 +4,13 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.choices import FinanceEventState
 from config.history import AuditedManager, ConcordHistory
 from config.indexes import BrinOrBtreeIndex
+from config.links import reverse_id
 
 
 class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
@@ -130,7 +130,7 @@ class FinanceEvent(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return f"{self.type} {self.source}/{self.event_id}"
 
     def get_absolute_url(self) -> str:
-        return reverse("billing:event-detail", args=[self.pk])
+        return reverse_id("billing:event-detail", self.pk)
 
     @property
     def data(self) -> dict:

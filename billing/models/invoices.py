@@ -14,6 +14,7 @@ from billing.models.customers import Customer, LegalEntity, Subscription
 from billing.models.events import FinanceEvent
 from billing.models.fields import adds_up, amount_field, currency_field, rate_field
 from config.history import AuditedManager, ConcordHistory
+from config.links import reverse_id
 from config.money import AMOUNT_DECIMAL_PLACES
 
 
@@ -31,7 +32,7 @@ class ErpTracked(models.Model):
 
     def get_absolute_url(self) -> str:
         """The record's page: its event's (only invoices have a page of their own)."""
-        return reverse("billing:event-detail", args=[self.event_id])
+        return reverse_id("billing:event-detail", self.event_id)
 
 
 class Invoice(ConcurrentTransitionMixin, FSMModelMixin, ErpTracked):

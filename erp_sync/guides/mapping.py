@@ -21,9 +21,9 @@ from erp_sync.builders import build_document
 from erp_sync.choices import BulkActionState, DocumentType
 from erp_sync.errors import ErpSyncError
 from erp_sync.selectors import (
-    case_blocked_jobs,
     case_blocked_periods,
     case_bulk_action,
+    case_first_blocked_job,
 )
 from exceptions.models import Case
 from exceptions.remediation import CaseGuide
@@ -115,7 +115,7 @@ def month_words(periods: list[str]) -> list[str]:
 def blocked_now(case: Case) -> tuple[bool, str]:
     """(whether the rules map a blocked document now, what still fails): the document of the
     oldest blocked job built again (nothing stored)."""
-    sample = case_blocked_jobs(case).first()
+    sample = case_first_blocked_job(case)
     if sample is None:
         return False, ""
     try:

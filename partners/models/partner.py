@@ -2,9 +2,9 @@
 
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 
 from config.history import AuditedManager, ConcordHistory
+from config.links import reverse_id
 from partners.choices import AttributionOrigin, AttributionRole, PartnerKind
 
 
@@ -44,7 +44,7 @@ class Partner(models.Model):
         return f"{self.name} ({self.partner_id})"
 
     def get_absolute_url(self) -> str:
-        return reverse("partners:partner-detail", args=[self.pk])
+        return reverse_id("partners:partner-detail", self.pk)
 
 
 class Attribution(models.Model):

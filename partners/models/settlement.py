@@ -3,11 +3,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, FSMModelMixin, transition
 
 from billing.models.fields import amount_field, currency_field
 from config.history import AuditedManager, ConcordHistory
+from config.links import reverse_id
 from partners.choices import SettlementLineKind, SettlementState
 from partners.models.accrual import Accrual
 from partners.models.partner import Partner
@@ -70,7 +70,7 @@ class Settlement(ConcurrentTransitionMixin, FSMModelMixin, models.Model):
         return f"{self.partner.partner_id} {self.period_start:%Y-%m} {self.currency}"
 
     def get_absolute_url(self) -> str:
-        return reverse("partners:settlement-detail", args=[self.pk])
+        return reverse_id("partners:settlement-detail", self.pk)
 
     @transition(
         field=state,

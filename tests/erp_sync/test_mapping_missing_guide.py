@@ -289,3 +289,26 @@ def test_a_draft_rule_wins_the_resolution_only_where_it_matches(blocked):
     other = {**context, "product_family": "saas"}
     assert resolve_rule(on_date=dt.date(2026, 5, 14), draft=draft, **other) is None
     assert not MappingRule.objects.filter(name="draft").exists()
+
+
+def test_case_page_links_to_all_its_blocked_jobs_and_the_list_shows_only_them(
+    blocked, make_user, django_capture_on_commit_callbacks
+):
+    ops = make_user("olga", "finance_ops")
+    case = blocked["case"]
+    mapped = make_invoice(lines=[line("75.00", tax="0.00")])  # its rule exists: not blocked
+    dispatch(mapped.event, capture=django_capture_on_commit_callbacks)
+    client = _client(ops)
+
+    page = client.get(reverse("exceptions:case-detail", args=[case.pk])).content.decode()
+    url = f"{reverse('erp_sync:job-list')}?blocked_by_case={case.pk}"
+    assert f'href="{url}" data-testid="guide-all-blocked">all 3</a>' in page
+
+    listed = client.get(url).content.decode()
+    blocked_jobs = SyncJob.objects.filter(event__in=[i.event for i in blocked["invoices"]])
+    assert blocked_jobs.count() == 3
+    for job in blocked_jobs:
+        assert f'data-job-id="{job.pk}"' in listed
+    other = SyncJob.objects.get(event=mapped.event)
+    assert f'data-job-id="{other.pk}"' not in listed
+    assert f'data-job-id="{other.pk}"' in client.get(reverse("erp_sync:job-list")).content.decode()
