@@ -8,6 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.choice_fields import ModelChoiceFilter
 from config.filters import DateTimeFilter
 from erp_sync.choices import AdapterKind, CircuitState, DocumentType, HoldReason, SyncJobState
 from erp_sync.models import Connection, MappingRule, SyncJob
@@ -53,7 +54,7 @@ class ConnectionFilterSet(django_filters.FilterSet):
 
 class SyncJobFilterSet(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=SyncJobState.choices)
-    connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.order_by("name"))
+    connection = ModelChoiceFilter(queryset=Connection.objects.order_by("name"))
     entity = django_filters.CharFilter(field_name="connection__entity__code", label="Entity")
     document_type = django_filters.ChoiceFilter(choices=DocumentType.choices)
     hold_reason = django_filters.ChoiceFilter(choices=HoldReason.choices)

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.choice_fields import ModelChoiceFilter
 from exceptions.kinds import CaseKind
 from exceptions.models import ACTIVE_STATES, Case, CaseItem, CaseSeverity, CaseState
 
@@ -69,12 +70,10 @@ class CaseFilterSet(django_filters.FilterSet):
     )
     partner = django_filters.CharFilter()
     period = django_filters.CharFilter(help_text='"YYYY-MM"')
-    owner = django_filters.ModelChoiceFilter(
+    owner = ModelChoiceFilter(
         queryset=get_user_model().objects.filter(is_api_client=False).order_by("username")
     )
-    owner_group = django_filters.ModelChoiceFilter(
-        queryset=Group.objects.order_by("name"), label="Owning group"
-    )
+    owner_group = ModelChoiceFilter(queryset=Group.objects.order_by("name"), label="Owning group")
     unassigned = django_filters.BooleanFilter(
         field_name="owner", lookup_expr="isnull", label="Unassigned"
     )

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from config.choice_fields import ModelChoiceField
 from exceptions.services import BULK_ACTIONS
 
 
@@ -23,7 +24,7 @@ class CaseRemediateForm(forms.Form):
 
 
 class CaseAssignForm(forms.Form):
-    owner = forms.ModelChoiceField(queryset=_people(), required=False, label="Owner")
+    owner = ModelChoiceField(queryset=_people(), required=False, label="Owner")
     reason = forms.CharField(required=False, label="Why")
 
 
@@ -31,7 +32,7 @@ class CaseBulkForm(forms.Form):
     """The selected rows come as `ids` checkboxes in the queue's table (read by the view)."""
 
     action = forms.ChoiceField(choices=[(a, a.capitalize()) for a in BULK_ACTIONS])
-    owner = forms.ModelChoiceField(
+    owner = ModelChoiceField(
         queryset=_people(), required=False, label="Owner", help_text="for Assign"
     )
     reason = forms.CharField(required=False, label="Reason")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django import forms
 
 from billing.models import LegalEntity
+from config.choice_fields import ModelChoiceField
 from reconciliation.choices import RunScope
 from reconciliation.periods import MONTH, Period
 
 
-class EntityChoiceField(forms.ModelChoiceField):
+class EntityChoiceField(ModelChoiceField):
     def label_from_instance(self, obj) -> str:
         return f"{obj.code} — {obj.name}"
 
