@@ -19,6 +19,7 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -33,8 +34,11 @@ from erp_sync.choices import HoldReason, SyncJobState
 from erp_sync.documents import BUSINESS_KEYS
 from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
 from exceptions.models import Case as ExceptionCase
-from exceptions.models import CaseItem
-from exceptions.selectors import case_first_item_subject_pk, case_item_subject_pks
+from exceptions.selectors import (
+    case_first_item_subject_pk,
+    case_item_periods,
+    case_item_subject_pks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -226,10 +230,8 @@ def case_first_blocked_job(case: ExceptionCase) -> SyncJob | None:
     when it blocks none (or is not a case grouped on a connection)."""
     if not case.cause_key or case.subject_type.model_class() is not Connection:
         return None
-    pk = case_first_item_subject_pk(case, SyncJob)
-    if pk is None:
-        return None
-    jobs = SyncJob.objects.filter(pk=pk, connection_id=case.subject_id)
+    here = SyncJob.objects.filter(connection_id=case.subject_id)
+    jobs = SyncJob.objects.filter(pk=Subquery(case_first_item_subject_pk(case, among=here)))
     return jobs.select_related("event", "connection").first()
 
 
@@ -245,14 +247,7 @@ def case_bulk_action(case: ExceptionCase) -> SyncJobBulkAction | None:
 
 def case_blocked_periods(case: ExceptionCase) -> list[str]:
     """The months ("YYYY-MM") of the records a grouped case still blocks, oldest first."""
-    periods = (
-        CaseItem.objects.filter(case=case, cleared_at__isnull=True)
-        .exclude(period="")
-        .order_by("period")
-        .values_list("period", flat=True)
-        .distinct()
-    )
-    return list(periods)
+    return case_item_periods(case)
 
 
 # --- the dashboard's posting figures ------------------------------------------------------
