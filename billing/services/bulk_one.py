@@ -44,7 +44,19 @@ from config.fsm import concurrent_state_attnames, mark_states_saved, saved_state
 from config.history import history_attrs
 from config.instances import mark_saved
 
-Version = tuple[models.Model, str, object]  # (the row as it stood, history_type, history_date)
+Version = tuple[object, str, object]  # (the row as it stood, history_type, history_date)
+
+
+class Snapshot:
+    """A row as it stands now, for a history row written later: a copy of the instance's
+    attributes (field values by attname, the stamped user and reason), which is all a
+    version is read for; cheaper than copying the model instance (measured on
+    ingest_single: copy.copy of a FinanceEvent was a tenth of the fast path's Python)."""
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, obj: models.Model) -> None:
+        self.__dict__ = obj.__dict__.copy()
 
 
 # The statements' pieces are built once per model and shape, not per request (measured on

@@ -24,7 +24,6 @@ than the customer's, a closed period, another currency), a record id that raced 
 field but ids and clock times: `tests/billing/test_event_ingest_fast_equivalence.py`.
 """
 
-import copy
 from contextlib import nullcontext
 from functools import cache
 
@@ -59,7 +58,7 @@ from billing.models import (
 from billing.schema import Envelope
 from billing.services import bulk_one, bulk_write
 from billing.services.batch.plan import CustomerRef, SubscriptionRef
-from billing.services.bulk_one import Child, Update
+from billing.services.bulk_one import Child, Snapshot, Update
 from billing.services.events import (
     STATUS_ACCEPTED,
     IngestOutcome,
@@ -220,7 +219,7 @@ def _invoice(envelope: Envelope, body: dict):
         )
         stamp(invoice, actor=actor, reason=history_reason(event))
         lines = invoice_lines_build(invoice, data["lines"])
-        version = (copy.copy(invoice), "+", timezone.now())
+        version = (Snapshot(invoice), "+", timezone.now())
         child = Child([invoice], "event_id", [version], [Child(lines, "invoice_id")])
         return {"invoice": invoice.invoice_id}, [child], []
 
@@ -250,8 +249,8 @@ def _payment(envelope: Envelope, body: dict):
             stamp(allocation, actor=actor, reason=reason)
             allocations.append(Child([allocation], "payment_id", [(allocation, "+", now)]))
             stamp(invoice, actor=actor, reason=reason)
-            paid.append((copy.copy(invoice), "~", now))
-        payment_child = Child([payment], "event_id", [(copy.copy(payment), "+", now)], allocations)
+            paid.append((Snapshot(invoice), "~", now))
+        payment_child = Child([payment], "event_id", [(Snapshot(payment), "+", now)], allocations)
         invoices = [invoice for invoice, _ in planned]
         update = Update(invoices, ["state", "paid_amount"], paid)
         return payment_records(payment, planned), [payment_child], [update]
@@ -272,7 +271,7 @@ def _store(envelope: Envelope, body: dict, digest: str, actor, records, released
     ConcurrentTransition, having written nothing."""
     event = event_build(envelope=envelope, body=body, digest=digest, actor=actor)
     stamp(event, actor=actor, reason=f"{history_reason(event)}: received")
-    received = (copy.copy(event), "+", timezone.now())
+    received = (Snapshot(event), "+", timezone.now())
     event.apply_attempts += 1
     event.apply()
     # In a caller's transaction, a savepoint keeps it usable after a unique violation.
@@ -281,7 +280,7 @@ def _store(envelope: Envelope, body: dict, digest: str, actor, records, released
         summary, children, updates = records(event, actor)
         event.result = applied_result(event, summary)
         stamp(event, actor=actor, reason=f"{history_reason(event)}: applied")
-        versions = [received, (copy.copy(event), "~", timezone.now())]
+        versions = [received, (Snapshot(event), "~", timezone.now())]
         stored = bulk_one.insert_with_history(
             event, ("source", "event_id"), versions=versions, children=children,
             updates=updates, default_user=actor_or_none(actor),
