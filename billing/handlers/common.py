@@ -23,11 +23,16 @@ def entity_get(code: str, *, scope: dict | None = None) -> LegalEntity:
     try:
         return LegalEntity.objects.get(code=code)
     except LegalEntity.DoesNotExist:
-        raise QuarantineError(
-            QuarantineReason.UNKNOWN_ENTITY,
-            f"no legal entity with code {code!r}",
-            {**(scope or {}), "entity": code},
-        ) from None
+        raise unknown_entity(code, scope=scope) from None
+
+
+def unknown_entity(code: str, *, scope: dict | None = None) -> QuarantineError:
+    """No legal entity has `code`: quarantine unknown_entity."""
+    return QuarantineError(
+        QuarantineReason.UNKNOWN_ENTITY,
+        f"no legal entity with code {code!r}",
+        {**(scope or {}), "entity": code},
+    )
 
 
 def customer_with_entity(customer_id: str, **annotations) -> Customer | None:

@@ -345,11 +345,11 @@ def event_ingest(*, body: dict, actor) -> IngestOutcome:
     sent on commit when the event was applied. A 200 or 409 adds to the day's
     DuplicateDeliveryCount (one statement, after the ingest's transaction).
     """
-    from billing.services.fast_one import usage_ingest_fast  # it builds on this module
+    from billing.services.fast_one import event_ingest_fast  # it builds on this module
 
     envelope = validate_event(body)
     digest = canonical_digest(body)
-    outcome = usage_ingest_fast(
+    outcome = event_ingest_fast(
         envelope=envelope, body=body, digest=digest, actor=actor
     ) or event_ingest_valid(envelope=envelope, body=body, digest=digest, actor=actor)
     if outcome.status != STATUS_ACCEPTED:

@@ -1,7 +1,7 @@
 """Where a one-event ingest request spends its CPU, in one process (not a benchmark).
 
     .venv/bin/python -m tests.benchmarks.profile_single <database url> [N] [--cprofile FILE]
-        [--bare] [--types usage.recorded,...]
+        [--bare] [--types usage.recorded,...] [--show-sql]
 
 Run against a database kept by `BENCH_KEEP_DB=1 ... bench_ingest_single` (its customers,
 subscriptions and warm-up are there). Builds N events of bench_ingest's mix under fresh ids,
@@ -9,6 +9,7 @@ and posts each through Django's WSGI handler (the whole request cycle and middle
 gunicorn calls it, without the socket), under the benchmark's settings module. Prints per
 event type the Python CPU (`time.process_time`), the PostgreSQL backend's CPU (from /proc)
 and the statements per request; with --bare the same bodies go to the bare baseline view too.
+With --show-sql the statements of one request of each type are printed.
 With --cprofile the run of ours is profiled and the stats written to FILE (top lines printed).
 """
 
@@ -42,6 +43,7 @@ def main() -> int:
     parser.add_argument("--cprofile")
     parser.add_argument("--bare", action="store_true")
     parser.add_argument("--types", default="")
+    parser.add_argument("--show-sql", action="store_true", help="one request's statements a type")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     args = parser.parse_args()
 
@@ -136,6 +138,10 @@ def main() -> int:
             cpu[event_type] += time.process_time() - started
             db[event_type] += backend_cpu(pid) - db_before
             statements[event_type] += len(capture.captured_queries)
+            if args.show_sql and not count[event_type]:
+                print(f"  {path} {event_type}, status {status}:")
+                for query in capture.captured_queries:
+                    print(f"    {query['sql'][:160]}")
             count[event_type] += 1
             statuses[status] += 1
         if set(statuses) != {expected}:

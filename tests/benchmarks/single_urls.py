@@ -23,8 +23,8 @@ from tests.benchmarks.bench_ingest_single import BARE_PATH, TABLE
 INSERT = (
     f"INSERT INTO {TABLE} (source, event_id, type, specversion, event_time, entity,"
     " correlation_id, body, body_digest, state, quarantine_reason, quarantine_detail,"
-    " apply_attempts, result, received_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', '', '', 0, '{}', now())"
+    " apply_attempts, result, correction, received_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'received', '', '', 0, '{}', '{}', now())"
 )
 
 

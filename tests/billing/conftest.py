@@ -1,3 +1,6 @@
+from datetime import date
+from decimal import Decimal
+
 import pytest
 
 from tests.billing.factories import LegalEntityFactory
@@ -31,3 +34,23 @@ def world(entity):
         "invoice": InvoiceFactory(invoice_id="inv_x", customer=customer),
         "payment": PaymentFactory(payment_id="pay_x", customer=customer),
     }
+
+
+@pytest.fixture
+def world_two_invoices(world):
+    """The billing `world`, books closed through January, a second open invoice of cus_x
+    (due first, 60 USD), a EUR customer cus_y and a USD customer cus_z without invoices."""
+    from tests.billing.factories import CustomerFactory, InvoiceFactory
+
+    world["entity"].closed_through = date(2026, 1, 31)
+    world["entity"].save()
+    InvoiceFactory(
+        invoice_id="inv_y",
+        customer=world["customer"],
+        due_date=date(2026, 5, 15),
+        subtotal_amount=Decimal("60.00"),
+        total_amount=Decimal("60.00"),
+    )
+    CustomerFactory(customer_id="cus_y", entity=world["entity"], currency="EUR")
+    CustomerFactory(customer_id="cus_z", entity=world["entity"], currency="USD")
+    return world

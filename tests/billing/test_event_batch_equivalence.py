@@ -15,8 +15,6 @@ other column of each remaining row are.
 """
 
 import re
-from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -31,8 +29,6 @@ from billing.models import FinanceEvent
 from billing.schema import EventSchemaError
 from billing.services import event_ingest, events_ingest_batch
 from tests.billing.factories import (
-    CustomerFactory,
-    InvoiceFactory,
     credit_line,
     event_body,
 )
@@ -324,24 +320,6 @@ def snapshot(results) -> dict:
 
 
 # -- the property -----------------------------------------------------------------------------
-@pytest.fixture
-def world_two_invoices(world):
-    """The billing `world`, books closed through January, a second open invoice of cus_x
-    (due first, 60 USD), a EUR customer cus_y and a USD customer cus_z without invoices."""
-    world["entity"].closed_through = date(2026, 1, 31)
-    world["entity"].save()
-    InvoiceFactory(
-        invoice_id="inv_y",
-        customer=world["customer"],
-        due_date=date(2026, 5, 15),
-        subtotal_amount=Decimal("60.00"),
-        total_amount=Decimal("60.00"),
-    )
-    CustomerFactory(customer_id="cus_y", entity=world["entity"], currency="EUR")
-    CustomerFactory(customer_id="cus_z", entity=world["entity"], currency="USD")
-    return world
-
-
 def run(path, bodies, actor) -> dict:
     # Events stored applied in one step: only the fast path does that.
     history = FinanceEvent.history.filter(history_type="+", state="applied")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from django.db import connection
 
 from billing.errors import QuarantineError
-from billing.handlers.common import check_currency, check_open_period, written_date
+from billing.handlers.common import check_open_period, written_date
+from billing.handlers.invoices import invoice_check
 from billing.handlers.subscriptions import usage_check
 from billing.models import (
     Customer,
@@ -225,9 +226,13 @@ class Classifier:
             or invoice_id in self.existing_invoices
         ):
             return None
-        scope = {"entity": envelope.entity, "customer": data["customer_id"]}
-        check_open_period(entity, data["issue_date"], scope=scope)
-        check_currency(data["currency"], customer.currency, what="the customer", scope=scope)
+        invoice_check(
+            envelope,
+            entity=entity,
+            customer=customer,
+            subscription=subscription,
+            invoice_taken=False,
+        )
         self.seen_invoices.add(invoice_id)
         self.new_invoice_customers.add(data["customer_id"])
         return ("invoice", entity, customer, subscription)

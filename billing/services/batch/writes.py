@@ -14,25 +14,22 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from billing.handlers.common import history_reason
-from billing.handlers.payments import allocation_plan
+from billing.handlers.invoices import invoice_build, invoice_lines_build
+from billing.handlers.payments import allocation_plan, payment_records
 from billing.handlers.subscriptions import usage_build
 from billing.models import (
-    Customer,
     FinanceEvent,
     Invoice,
     InvoiceLine,
-    LegalEntity,
     Payment,
     PaymentAllocation,
     UsageRecord,
 )
 from billing.schema import Envelope
 from billing.services import bulk_write
-from billing.services.batch.plan import Planned, SubscriptionRef
+from billing.services.batch.plan import Planned
 from billing.services.events import actor_or_none, applied_result
 from config.history import history_attrs, stamp
-from config.instances import build
-from config.money import quantize
 
 
 class FastPathRace(Exception):
@@ -88,8 +85,12 @@ def write_fast(planned: list[Planned], actor) -> list[FinanceEvent]:
         reason = history_reason(event)
         if p.fast[0] == "invoice":
             _, entity, customer, subscription = p.fast
-            invoice = _invoice_build(
-                event, envelope, entity=entity, customer=customer, subscription=subscription
+            invoice = invoice_build(
+                event,
+                envelope,
+                entity_pk=entity.pk,
+                customer_pk=customer.pk,
+                subscription_pk=subscription.pk if subscription is not None else None,
             )
             stamp(invoice, actor=actor, reason=reason)
             invoices.append((invoice, envelope.data["lines"]))
@@ -112,7 +113,7 @@ def write_fast(planned: list[Planned], actor) -> list[FinanceEvent]:
             invoice_objs = [invoice for invoice, _ in invoices]
             bulk_write.insert(Invoice, invoice_objs)
             for invoice, invoice_lines in invoices:
-                lines.extend(_invoice_line(invoice, line) for line in invoice_lines)
+                lines.extend(invoice_lines_build(invoice, invoice_lines))
             bulk_write.insert(InvoiceLine, lines)
             bulk_write.history_insert(
                 Invoice, invoice_objs, default_user=user, custom_historical_attrs=attrs
@@ -157,53 +158,5 @@ def fast_result(envelope: Envelope, fast: tuple) -> dict:
         if len(fast) == 3:
             return {"payment": fast[1].payment_id}  # until `settle_payments` allocates it
         _, payment, planned, _versions = fast
-        currency = payment.currency
-        return {
-            "payment": payment.payment_id,
-            "allocations": {
-                invoice.invoice_id: str(quantize(share, currency)) for invoice, share in planned
-            },
-            "unallocated": str(quantize(payment.unallocated_amount, currency)),
-        }
+        return payment_records(payment, planned)
     return {"invoice": envelope.data["invoice_id"]}
-
-
-def _invoice_build(
-    event: FinanceEvent,
-    envelope: Envelope,
-    *,
-    entity: LegalEntity,
-    customer: Customer,
-    subscription: SubscriptionRef | None,
-) -> Invoice:
-    """The invoice the invoice.issued handler creates (not saved)."""
-    data = envelope.data
-    return build(
-        Invoice,
-        invoice_id=data["invoice_id"],
-        entity_id=entity.pk,
-        customer_id=customer.pk,
-        subscription_id=subscription.pk if subscription is not None else None,
-        issue_date=data["issue_date"],
-        due_date=data["due_date"],
-        currency=data["currency"],
-        subtotal_amount=data["subtotal"],
-        tax_amount=data["tax_total"],
-        total_amount=data["total"],
-        event_id=event.pk,
-    )
-
-
-def _invoice_line(invoice: Invoice, line: dict) -> InvoiceLine:
-    return build(
-        InvoiceLine,
-        invoice_id=invoice.pk,
-        line_id=line["line_id"],
-        description=line["description"],
-        product_family=line["product_family"],
-        quantity=line["quantity"],
-        unit_price=line["unit_price"],
-        amount=line["amount"],
-        tax_code=line["tax_code"] or "",
-        tax_amount=line["tax_amount"],
-    )
