@@ -41,6 +41,23 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("CONCORD_REQUIRE_ALL=1 but " + "; ".join(sorted(missing)))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _faster_database_setup_and_flush():
+    """Before any database fixture: the test database's migrations without django-fsm's
+    receivers on historical models (tests/fsm_migrations.py), and transactional tests' flush
+    by DELETE rather than TRUNCATE on PostgreSQL (tests/postgres_flush.py)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+    from django_fsm import FSMFieldMixin
+
+    from tests.fsm_migrations import contribute_to_class
+    from tests.postgres_flush import delete_flush
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FSMFieldMixin, "contribute_to_class", contribute_to_class)
+        patch.setattr(DatabaseOperations, "sql_flush", delete_flush)
+        yield
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     def make(username: str, *roles: str, **fields):

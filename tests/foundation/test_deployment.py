@@ -1,33 +1,17 @@
 """Deployment hardening: CSP, static files, HTTPS, and Django's deployment checks."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
+from tests.foundation.production import run_production
+
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(django_settings.BASE_DIR)
-PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DATABASE_URL": "postgres://ci@127.0.0.1:5432/ci_dummy",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "DJANGO_SECRET_KEY": "ci-dummy-secret-key-k3Jd9sLq0wPz7XvB2nMc5RtY8uHa1GfE4iOp6",
-    "DJANGO_ALLOWED_HOSTS": "concord.example.com",
-}
-
-
-def run_production(*args: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **PRODUCTION_ENV, **env}
-    full_env.pop("CACHE_URL", None)
-    return subprocess.run(
-        [sys.executable, *args], env=full_env, capture_output=True, text=True, cwd=ROOT
-    )
 
 
 def csp_directives(response) -> dict[str, list[str]]:
@@ -124,19 +108,19 @@ def test_production_passes_the_deployment_checks():
     assert "no issues" in result.stdout
 
 
-def test_production_collects_static_files_under_hashed_compressed_names(tmp_path):
-    collected = run_production(
-        "manage.py", "collectstatic", "--noinput", "-v0", DJANGO_STATIC_ROOT=str(tmp_path)
-    )
+def test_production_collects_static_files_under_hashed_compressed_names(collected_static):
+    # `manage.py collectstatic --noinput -v0` under the production settings, started when the
+    # session started (tests/foundation/conftest.py); static_root is its STATIC_ROOT.
+    collected, static_root = collected_static
     assert collected.returncode == 0, collected.stderr
 
-    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    manifest = json.loads((static_root / "staticfiles.json").read_text())["paths"]
     hashed = manifest["vendor/htmx.min.js"]
     assert re.fullmatch(r"vendor/htmx\.min\.[0-9a-f]{12}\.js", hashed)
-    assert (tmp_path / hashed).exists() and (tmp_path / f"{hashed}.gz").exists()
+    assert (static_root / hashed).exists() and (static_root / f"{hashed}.gz").exists()
     program = (
         "import django; django.setup(); from django.templatetags.static import static; "
         "print(static('vendor/htmx.min.js'))"
     )
-    url = run_production("-c", program, DJANGO_STATIC_ROOT=str(tmp_path)).stdout.strip()
+    url = run_production("-c", program, DJANGO_STATIC_ROOT=str(static_root)).stdout.strip()
     assert url == f"/static/{hashed}"
