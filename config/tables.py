@@ -30,6 +30,8 @@ def esc(value) -> str:
     escaped (the characters Django's `escape` replaces)."""
     if isinstance(value, SafeData):
         return value
+    if type(value) is int:
+        return str(value)  # digits and a sign: nothing to escape
     if hasattr(value, "__html__"):
         return value.__html__()
     return _escape(str(value))

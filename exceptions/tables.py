@@ -2,9 +2,10 @@
 blocked records. Tested equal to the template loops they replace:
 tests/exceptions/test_case_tables.py."""
 
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from config.console_tags import when
+from config.console_tags import when_in
 from config.links import id_url_maker
 from config.money_tags import money
 from config.tables import DASH, Column, Table, html, or_dash
@@ -28,6 +29,7 @@ class CaseTable(Table):
 
     def __init__(self):
         self.case_url = id_url_maker("exceptions:case-detail")
+        zone = timezone.get_current_timezone()
         self.columns = (
             Column(
                 "Select",
@@ -51,11 +53,11 @@ class CaseTable(Table):
             Column("What", self._what),
             Column("Scope", lambda c: f"{c.entity} {c.customer} {c.partner} {c.period}", "muted"),
             Column("Blocked records", lambda c: c.item_count if c.cause_key else DASH, "num"),
-            Column("First seen", lambda c: when(c.first_seen_at)),
-            Column("Last seen", lambda c: when(c.last_seen_at)),
+            Column("First seen", lambda c: when_in(c.first_seen_at, zone)),
+            Column("Last seen", lambda c: when_in(c.last_seen_at, zone)),
             Column(
                 "SLA due",
-                lambda c: or_dash(when(c.sla_due_at)),
+                lambda c: or_dash(when_in(c.sla_due_at, zone)),
                 attrs=lambda c: {"class": "error", "title": "past its SLA"} if c.is_overdue else {},
             ),
             Column("Owner", self._owner),
@@ -117,5 +119,5 @@ class CaseItemTable(Table):
             ),
             "num",
         ),
-        Column("Since", lambda row: when(row[0].added_at)),
+        Column("Since", lambda row: when_in(row[0].added_at, timezone.get_current_timezone())),
     )
