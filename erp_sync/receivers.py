@@ -13,22 +13,25 @@ def on_event_applied(sender, events=None, event=None, **kwargs) -> None:
     already, and the sweeper dispatches any applied event left undispatched.
     """
     from erp_sync.actors import system_actor
-    from erp_sync.services.dispatch import sync_jobs_create_for_event, sync_jobs_create_for_events
+    from erp_sync.services.dispatch import events_dispatch_unconnected, sync_jobs_create_for_event
 
     applied = list(events or []) + ([event] if event is not None else [])
     # Those stored dispatched (a type that posts nothing) need nothing: billing.signals.
     applied = [item for item in applied if item.dispatched_at is None]
     if not applied:
         return
-    actor = system_actor()
     try:
-        # Set-based: one connection query and one bulk "dispatched" mark for the events
-        # that post nothing, however many the unit of work applied.
-        sync_jobs_create_for_events(events=applied, actor=actor)
-        return
+        # Set-based: one statement marks dispatched every event that posts nothing (its type,
+        # or no active connection for its entity), however many the unit of work applied.
+        remaining = events_dispatch_unconnected(events=applied)
     except Exception:
         logger.exception("bulk dispatch of %d events failed; dispatching one by one", len(applied))
-    for item in applied:
+        remaining = applied
+    if not remaining:
+        return
+    # Read only when a job is written: its history row names the system user.
+    actor = system_actor()
+    for item in remaining:
         try:
             sync_jobs_create_for_event(event=item, actor=actor)
         except Exception:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache, partial
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -55,6 +55,8 @@ APPLY_FIELDS = (
 STATUS_ACCEPTED = 202
 STATUS_DUPLICATE = 200
 STATUS_CONFLICT = 409
+# SQLSTATE of a transaction PostgreSQL aborted to break a deadlock (event_ingest retries once).
+DEADLOCK_DETECTED = "40P01"
 
 
 @dataclass
@@ -349,12 +351,26 @@ def event_ingest(*, body: dict, actor) -> IngestOutcome:
 
     envelope = validate_event(body)
     digest = canonical_digest(body)
-    outcome = event_ingest_fast(
-        envelope=envelope, body=body, digest=digest, actor=actor
-    ) or event_ingest_valid(envelope=envelope, body=body, digest=digest, actor=actor)
+    for attempt in (1, 2):
+        try:
+            outcome = event_ingest_fast(
+                envelope=envelope, body=body, digest=digest, actor=actor
+            ) or event_ingest_valid(envelope=envelope, body=body, digest=digest, actor=actor)
+            break
+        except OperationalError as error:
+            # The same payment delivered twice at once, one copy on the fast path (its
+            # invoices locked, then its key) and one on the slow (its key, then the invoices):
+            # PostgreSQL aborted this copy, which wrote nothing. Once more, it finds the other.
+            if attempt == 2 or connection.in_atomic_block or not _deadlock(error):
+                raise
     if outcome.status != STATUS_ACCEPTED:
         duplicates_count(Counter({(envelope.entity, outcome.status): 1}))
     return outcome
+
+
+def _deadlock(error: OperationalError) -> bool:
+    """PostgreSQL's deadlock_detected (40P01) under Django's OperationalError."""
+    return getattr(error.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
 
 
 def _stored_envelope(event: FinanceEvent) -> Envelope:

@@ -4,6 +4,7 @@ import logging
 from collections import defaultdict
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.choices import ErpStatus
@@ -17,18 +18,21 @@ from config.history import history_attrs, stamp
 logger = logging.getLogger(__name__)
 
 
-def event_mark_dispatched(*, event_ids: list[int]) -> int:
+def event_mark_dispatched(*, event_ids: list[int], where: Q | None = None) -> int:
     """Mark applied events as dispatched (their sync jobs exist). Returns how many changed.
 
-    Idempotent: an event already dispatched keeps its first timestamp. A bulk update without
-    history rows: the marker is outbox bookkeeping, not a change of the event.
+    With `where`, only the events that also match it (the caller's condition, e.g. erp_sync's
+    "its entity has no active connection"), decided in the same statement. Idempotent: an
+    event already dispatched keeps its first timestamp. A bulk update without history rows:
+    the marker is outbox bookkeeping, not a change of the event. One statement, so no
+    transaction of its own (in autocommit that saved BEGIN and COMMIT per ingest request).
     """
     if not event_ids:
         return 0
-    with transaction.atomic():
-        return FinanceEvent.objects.filter(
-            pk__in=list(event_ids), dispatched_at__isnull=True
-        ).update(dispatched_at=timezone.now())
+    events = FinanceEvent.objects.filter(pk__in=list(event_ids), dispatched_at__isnull=True)
+    if where is not None:
+        events = events.filter(where)
+    return events.update(dispatched_at=timezone.now())
 
 
 def record_erp_status_set(

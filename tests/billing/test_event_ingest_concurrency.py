@@ -1,6 +1,7 @@
 """On PostgreSQL the (source, id) unique index decides races: stored once, others 200/409."""
 
 import threading
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -62,3 +63,59 @@ def test_identical_batches_raced_store_each_event_once(world):
         UsageRecord.objects.filter(usage_id__in=[b["data"]["usage_id"] for b in bodies]).count()
         == 50
     )
+
+
+def test_same_payment_fast_and_slow_at_once_deadlock_answers_202_and_200(world):
+    """The fast path locks the invoices, then inserts the event key; the slow path the other
+    way round. Forced into that interleaving, PostgreSQL aborts one copy (deadlock_detected);
+    event_ingest runs that copy once more, which finds the other's event: 202 and 200, never
+    an error, one payment."""
+    from billing.models import Payment
+    from billing.services import events, fast_one
+
+    body = event_body("payment.settled")
+    fast_locked, slow_claimed = threading.Event(), threading.Event()
+    slow = threading.local()
+    original_fast, original_claim = fast_one.event_ingest_fast, events._claim
+    original_targets = fast_one.allocation_targets
+
+    def fast(**kwargs):
+        return None if getattr(slow, "on", False) else original_fast(**kwargs)
+
+    def targets(*args, **kwargs):
+        locked = original_targets(*args, **kwargs)
+        fast_locked.set()
+        slow_claimed.wait(10)
+        return locked
+
+    def claim(**kwargs):
+        fast_locked.wait(10)
+        claimed = original_claim(**kwargs)
+        slow_claimed.set()
+        return claimed
+
+    results: dict = {}
+
+    def run(name: str) -> None:
+        slow.on = name == "slow"
+        try:
+            results[name] = event_ingest(body=body, actor=None).status
+        except Exception as error:  # surfaced by the assertion below
+            results[name] = error
+        finally:
+            connection.close()
+
+    with (
+        mock.patch.object(fast_one, "event_ingest_fast", fast),
+        mock.patch.object(fast_one, "allocation_targets", targets),
+        mock.patch.object(events, "_claim", claim),
+    ):
+        threads = [threading.Thread(target=run, args=(name,)) for name in ("fast", "slow")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    assert sorted(map(str, results.values())) == ["200", "202"], results
+    assert FinanceEvent.objects.filter(event_id=body["id"]).count() == 1
+    assert Payment.objects.filter(payment_id=body["data"]["payment_id"]).count() == 1

@@ -77,3 +77,34 @@ def test_system_actor_user_deleted_is_created_again():
     assert again.username == SYSTEM_USERNAME
     assert again.pk != first.pk
     assert get_user_model().objects.filter(pk=again.pk).exists()
+
+
+def test_event_applied_document_without_connection_one_statement_dispatched(
+    django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    make_world()  # DE01 has no connection
+    (event,) = FinanceEvent.objects.bulk_create(
+        [FinanceEventFactory.build(type="invoice.issued", entity="DE01", data={})]
+    )
+
+    # The system user is not read and no transaction opened: one UPDATE marks it.
+    with django_assert_num_queries(1):
+        event_applied.send(sender=FinanceEvent, events=[event])
+
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
+    assert not SyncJob.objects.exists()
+
+
+def test_event_applied_mixed_list_connected_document_gets_job_rest_dispatched():
+    world = make_world()
+    invoice = make_invoice()
+    unconnected = FinanceEvent.objects.bulk_create(
+        FinanceEventFactory.build_batch(3, type="invoice.issued", entity="DE01", data={})
+    )
+
+    event_applied.send(sender=FinanceEvent, events=[*unconnected, invoice.event])
+
+    job = SyncJob.objects.get()
+    assert (job.event_id, job.connection_id) == (invoice.event.pk, world["connection"].pk)
+    assert not FinanceEvent.objects.filter(dispatched_at__isnull=True).exists()
