@@ -583,6 +583,7 @@ def copy_baseline(
                     "quarantine_detail": "",
                     "apply_attempts": 1,
                     "result": json.dumps(result),
+                    "correction": "{}",  # an ingested event is no corrected copy
                     "received_at": now,
                     "applied_at": now,
                     "dispatched_at": None,
