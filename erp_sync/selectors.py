@@ -36,7 +36,6 @@ from erp_sync.models import Connection, MappingRule, SyncJob, SyncJobBulkAction
 from exceptions.models import Case as ExceptionCase
 from exceptions.selectors import (
     case_first_item_subject_pk,
-    case_item_periods,
     case_item_subject_pks,
 )
 
@@ -243,11 +242,6 @@ def case_bulk_scope(case: ExceptionCase) -> str:
 def case_bulk_action(case: ExceptionCase) -> SyncJobBulkAction | None:
     """The latest bulk action started from `case`, if any."""
     return SyncJobBulkAction.objects.filter(scope=case_bulk_scope(case)).order_by("-id").first()
-
-
-def case_blocked_periods(case: ExceptionCase) -> list[str]:
-    """The months ("YYYY-MM") of the records a grouped case still blocks, oldest first."""
-    return case_item_periods(case)
 
 
 # --- the dashboard's posting figures ------------------------------------------------------

@@ -46,12 +46,12 @@ def customer_with_entity(customer_id: str, **annotations) -> Customer | None:
     )
 
 
-def entity_of(envelope: Envelope, customer: Customer | None, *, scope: dict) -> LegalEntity:
-    """`entity_get(envelope.entity)`, without a query when it is the customer's own entity
-    (nearly always): the legal entity is looked up by its unique code either way."""
+def entity_of(envelope: Envelope, customer: Customer | None) -> LegalEntity | None:
+    """The envelope's legal entity, without a query when it is the customer's own (nearly
+    always); None when no entity has that code (the handler's check quarantines it)."""
     if customer is not None and customer.entity.code == envelope.entity:
         return customer.entity
-    return entity_get(envelope.entity, scope=scope)
+    return LegalEntity.objects.filter(code=envelope.entity).first()
 
 
 def written_date(body: dict, name: str) -> date:

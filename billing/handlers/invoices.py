@@ -14,6 +14,7 @@ from billing.handlers.common import (
     customer_with_entity,
     duplicate_record,
     entity_get,
+    entity_of,
     history_reason,
     unknown,
     unknown_entity,
@@ -149,10 +150,7 @@ def invoice_issued(event: FinanceEvent, envelope: Envelope, actor) -> dict:
         invoice_taken=Exists(taken),
         invoice_awaited=awaited(AwaitedKind.INVOICE, data["invoice_id"]),
     )
-    if customer is not None and customer.entity.code == envelope.entity:
-        entity = customer.entity
-    else:
-        entity = LegalEntity.objects.filter(code=envelope.entity).first()
+    entity = entity_of(envelope, customer)
     subscription = None
     if entity is not None and customer is not None and data["subscription_id"] is not None:
         subscription = Subscription.objects.filter(subscription_id=data["subscription_id"]).first()

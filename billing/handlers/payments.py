@@ -14,6 +14,7 @@ from billing.handlers.common import (
     customer_with_entity,
     duplicate_record,
     entity_get,
+    entity_of,
     history_reason,
     unknown,
     unknown_entity,
@@ -169,10 +170,7 @@ def payment_settled(event: FinanceEvent, envelope: Envelope, actor) -> dict:
         payment_taken=Exists(taken),
         payment_awaited=awaited(AwaitedKind.PAYMENT, data["payment_id"]),
     )
-    if customer is not None and customer.entity.code == envelope.entity:
-        entity = customer.entity
-    else:
-        entity = LegalEntity.objects.filter(code=envelope.entity).first()
+    entity = entity_of(envelope, customer)
     scope = payment_check(
         envelope,
         event.body,

@@ -17,6 +17,7 @@ from billing.handlers.common import (
     check_currency,
     duplicate_record,
     entity_get,
+    entity_of,
     history_reason,
     unknown,
 )
@@ -239,10 +240,7 @@ def usage_recorded(event: FinanceEvent, envelope: Envelope, actor) -> dict:
         .filter(subscription_id=data["subscription_id"])
         .first()
     )
-    if subscription is not None and subscription.customer.entity.code == envelope.entity:
-        entity = subscription.customer.entity
-    else:
-        entity = LegalEntity.objects.filter(code=envelope.entity).first()
+    entity = entity_of(envelope, subscription.customer if subscription else None)
     usage_check(
         envelope,
         entity=entity,

@@ -21,13 +21,12 @@ from erp_sync.builders import build_document
 from erp_sync.choices import BulkActionState, DocumentType
 from erp_sync.errors import ErpSyncError
 from erp_sync.selectors import (
-    case_blocked_periods,
     case_bulk_action,
     case_first_blocked_job,
 )
 from exceptions.models import Case
 from exceptions.remediation import CaseGuide
-from exceptions.selectors import case_item_totals
+from exceptions.selectors import case_item_periods, case_item_totals
 
 TEMPLATE = "erp_sync/guides/mapping_missing.html"
 KIND = "mapping_missing"
@@ -94,7 +93,7 @@ def rule_initial(case: Case) -> dict:
     family = initial["product_family"]
     document = document_words(initial["document_type"], 1)
     initial["name"] = f"{initial['entity']} {document}s" + (f" — {family}" if family else "")
-    periods = case_blocked_periods(case)
+    periods = case_item_periods(case)
     on_date = match.get("on_date") or ""
     first = f"{periods[0]}-01" if periods else on_date[:10]
     with contextlib.suppress(ValueError):
@@ -153,7 +152,7 @@ def guide(case: Case, subject, user) -> CaseGuide:
             "count": count,
             "documents": document_words(match.get("document_type", ""), count),
             "totals": case_item_totals(case),
-            "months": month_words(case_blocked_periods(case)),
+            "months": month_words(case_item_periods(case)),
             "active": active,
             "maps_now": maps_now,
             "still_failing": still_failing,
