@@ -209,3 +209,28 @@ def test_claim_with_history_is_one_statement_on_postgresql(django_assert_num_que
             FinanceEvent, events, ("source", "event_id"), with_history=True
         )
     assert FinanceEvent.history.filter(event_id__startswith="one-").count() == 5
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db
+def test_select_bound_statements_are_prepared_after_the_threshold_and_django_s_are_not():
+    """The fast paths' statements are planned once per connection (the database OPTIONS'
+    prepare_threshold); Django's own, bound client-side, never are."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    assert threshold, "config/settings/base.py sets prepare_threshold for PostgreSQL"
+    sql = "SELECT %s::int + 1 AS concord_prepare_probe"
+    for number in range(threshold):
+        assert bulk_write.select_bound(sql, [number]) == [(number + 1,)]
+        list(FinanceEvent.objects.filter(event_id=f"probe-{number}"))
+    assert not [s for s in _prepared_statements() if "concord_prepare_probe" in s]
+    assert bulk_write.select_bound(sql, [41]) == [(42,)]
+    prepared = _prepared_statements()
+    assert [s for s in prepared if "concord_prepare_probe" in s]
+    assert not [s for s in prepared if "billing_financeevent" in s]
