@@ -8,6 +8,7 @@ events applied but never dispatched (a lost message loses nothing). Idempotent: 
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.db.models import Exists, OuterRef, Q
 
 from billing.models import FinanceEvent
@@ -23,6 +24,7 @@ from erp_sync.documents import (
 )
 from erp_sync.errors import ErpSyncError
 from erp_sync.models import Connection, SyncJob
+from erp_sync.services.batch_writes import events_mark_dispatched_unconnected
 from erp_sync.services.common import (
     enqueue_post,
     erp_status_sync,
@@ -81,10 +83,14 @@ def events_dispatch_unconnected(*, events: list[FinanceEvent]) -> list[FinanceEv
     # Measured (profile_single.py, an invoice without an ERP connection): the connections
     # read, the system user and BEGIN/UPDATE/COMMIT were 5 of the request's 7 statements.
     quiet = [event.pk for event in events if not document_type_for(event.type)]
-    connected = Connection.objects.filter(entity__code=OuterRef("entity"), is_active=True)
-    marked = event_mark_dispatched(
-        event_ids=[event.pk for event in events], where=Q(pk__in=quiet) | ~Exists(connected)
-    )
+    event_ids = [event.pk for event in events]
+    if db_connection.vendor == "postgresql":
+        marked = events_mark_dispatched_unconnected(event_ids=event_ids, quiet_ids=quiet)
+    else:
+        connected = Connection.objects.filter(entity__code=OuterRef("entity"), is_active=True)
+        marked = event_mark_dispatched(
+            event_ids=event_ids, where=Q(pk__in=quiet) | ~Exists(connected)
+        )
     posting = [event for event in events if document_type_for(event.type)]
     if marked == len(events) or not posting:
         return []
