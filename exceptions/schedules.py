@@ -6,18 +6,33 @@ from config.beat import ensure_interval_task
 ESCALATE_TASK = "exceptions.escalate_overdue"
 ESCALATE_NAME = "exceptions: escalate overdue cases"
 ESCALATE_EVERY_SECONDS = 300
+COMPACT_TASK = "exceptions.compact_summaries"
+COMPACT_NAME = "exceptions: fold the kept case counts and totals"
+# Each case or item write adds a row per key it changes; folded this often, the queue's
+# counts and a case's totals read a few hundred rows at most.
+COMPACT_EVERY_SECONDS = 60
 
 
 def ensure_schedules() -> list[str]:
-    """Create the missing beat row; returns the names created. Idempotent."""
-    created = ensure_interval_task(
+    """Create the missing beat rows; returns the names created. Idempotent."""
+    created = []
+    if ensure_interval_task(
         name=ESCALATE_NAME,
         task=ESCALATE_TASK,
         every_seconds=ESCALATE_EVERY_SECONDS,
         queue="events",
         description="Escalate open cases past their SLA: mark them and e-mail the owner group.",
-    )
-    return [ESCALATE_NAME] if created else []
+    ):
+        created.append(ESCALATE_NAME)
+    if ensure_interval_task(
+        name=COMPACT_NAME,
+        task=COMPACT_TASK,
+        every_seconds=COMPACT_EVERY_SECONDS,
+        queue="events",
+        description="Fold the change rows of the kept case counts and item totals.",
+    ):
+        created.append(COMPACT_NAME)
+    return created
 
 
 def ensure_schedules_after_migrate(sender, **kwargs) -> None:

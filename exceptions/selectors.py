@@ -5,8 +5,9 @@ import re
 from collections.abc import Iterable, Mapping
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connection, models
-from django.db.models import BigIntegerField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import BigIntegerField, Count, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast
 from django.http import QueryDict
 from django.utils import timezone
@@ -19,9 +20,18 @@ from exceptions.models import (
     CaseComment,
     CaseItem,
     CaseSeverity,
+    CaseState,
     SavedCaseFilter,
 )
 from exceptions.services import subject_key
+from exceptions.summaries import (
+    case_counts_sql,
+    kept_open_item_groups,
+    plain_case_counts,
+    plain_open_item_groups,
+    read_case_counts,
+    summary_in_use,
+)
 
 
 def case_list(*, filters: Mapping | None = None) -> QuerySet[Case]:
@@ -185,14 +195,19 @@ _KIND_MARK = "\x00kind\x00"
 
 
 def _capped_counts(
-    queryset: QuerySet, parts: dict[str, QuerySet], kinds: list[str], cap: int
+    queryset: QuerySet,
+    parts: dict[str, QuerySet],
+    kinds: list[str],
+    cap: int,
+    extra: tuple[str, list] | None = None,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """({kind: min(rows, cap + 1)} of `queryset` per kind, {name: min(rows, cap + 1)} of each
-    of `parts`), in one query. Each count reads at most cap + 1 rows, whatever the number of
-    cases. On PostgreSQL the per-kind count is one correlated subquery run per kind (planned
-    once: fifty subqueries cost more to plan than to run); elsewhere one subquery per kind."""
+    of `parts` and the (name, count) rows of the `extra` SELECT), in one query. Each count
+    reads at most cap + 1 rows, whatever the number of cases. On PostgreSQL the per-kind count
+    is one correlated subquery run per kind (planned once: fifty subqueries cost more to plan
+    than to run); elsewhere one subquery per kind."""
     selects, params = [], []
-    if connection.vendor == "postgresql":
+    if kinds and connection.vendor == "postgresql":
         sql, sql_params = _capped_sql(queryset.filter(kind=_KIND_MARK), cap)
         # The ORM's own SQL with the kind's placeholder pointing at the outer row instead.
         mark = sql_params.index(_KIND_MARK)
@@ -210,12 +225,40 @@ def _capped_counts(
         sql, sql_params = _capped_sql(part, cap)
         selects.append("SELECT CAST(%s AS TEXT), (SELECT COUNT(*) FROM (" + sql + ") capped)")  # noqa: S608
         params += [name, *sql_params]
+    if extra is not None:
+        selects.append(extra[0])
+        params += extra[1]
     with connection.cursor() as cursor:
         # The SQL is the ORM's own, compiled above; every value goes in as a parameter.
         cursor.execute(" UNION ALL ".join(selects), params)
         counted = dict(cursor.fetchall())
     by_kind = {kind: counted.pop(f"kind:{kind}") for kind in kinds}
     return by_kind, counted
+
+
+# The filters the kept sums (CaseCount) can answer; any other needs the cases themselves.
+_SUMMARY_KEYS = ("state", "entity")
+
+
+def _summary_scope(params: QueryDict) -> tuple[list[str], str | None] | None:
+    """(states, entity or None) that the counts' filter `params` selects, as CaseFilterSet reads
+    them (an invalid state list is ignored, a blank entity too), when it names nothing but
+    states and an entity; None when another filter has a value."""
+    filters = CaseFilterSet.base_filters
+    for key in params:
+        named = key in filters and key not in _SUMMARY_KEYS
+        if named and any(value not in ("", None) for value in params.getlist(key)):
+            return None
+    raw_states = params.getlist("state")
+    states = list(ACTIVE_STATES)
+    if raw_states:
+        try:
+            states = list(filters["state"].field.clean(raw_states)) or list(CaseState.values)
+        except ValidationError:
+            # The filter set ignores an invalid list; the counts then take every state.
+            states = list(CaseState.values)
+    entity = filters["entity"].field.clean(params.get("entity"))
+    return states, entity or None
 
 
 def _estimated_count(queryset: QuerySet) -> int:
@@ -238,10 +281,13 @@ def case_counts(*, filters: Mapping | None = None, cap: int | None = None) -> di
     "escalated"}, "total", "exact", "shown"}. Of open/acknowledged cases unless the filter
     names states.
 
-    Each count is exact up to `cap`; a larger one is reported as cap + 1 ("1,000+" in
-    `shown`, the figures as people read them) and the total as the planner's estimate
+    Under no filter but states and an entity (the queue as it opens, an entity's queue), the
+    counts per kind, the escalated and the total are exact, summed from the counts the
+    database keeps (exceptions.summaries). The others, and every count under any
+    other filter, are exact up to `cap`; a larger one is reported as cap + 1 ("1,000+" in
+    `shown`, the figures as people read them) and a total past it as the planner's estimate
     ("about 410,000"); `exact` says whether every figure is exact. Two queries at most,
-    each reading at most cap + 1 index entries per count."""
+    each reading at most cap + 1 index entries per capped count."""
     cap = COUNT_CAP if cap is None else cap
     params = QueryDict(mutable=True)
     for key in filters or {}:
@@ -249,8 +295,13 @@ def case_counts(*, filters: Mapping | None = None, cap: int | None = None) -> di
             values = filters.getlist(key) if hasattr(filters, "getlist") else [filters[key]]
             params.setlist(key, values)
     queryset = Case.objects.all()
-    if params:
+    scope = _summary_scope(params)
+    if params and scope is None:
         queryset = CaseFilterSet(params, queryset=queryset).qs
+    elif scope is not None:
+        queryset = queryset.filter(state__in=scope[0])
+        if scope[1] is not None:
+            queryset = queryset.filter(entity=scope[1])
     if not params.getlist("state"):
         queryset = queryset.filter(state__in=ACTIVE_STATES)
     sla_keys = (*(key for key, _ in SLA_CHOICES), "escalated")
@@ -261,13 +312,35 @@ def case_counts(*, filters: Mapping | None = None, cap: int | None = None) -> di
     active = Q(state__in=ACTIVE_STATES)
     parts["on_time"] = queryset.filter(active, sla_due_at__gte=now + DUE_SOON)
     parts["on_time_no_sla"] = queryset.filter(active, sla_due_at__isnull=True)
-    parts["escalated"] = queryset.filter(escalated_at__isnull=False)
-    parts["total"] = queryset
-    per_kind, counted = _capped_counts(queryset, parts, list(CaseKind.values), cap)
+    kinds = list(CaseKind.values)
+    if scope is None:
+        parts["escalated"] = queryset.filter(escalated_at__isnull=False)
+        parts["total"] = queryset
+        per_kind, counted = _capped_counts(queryset, parts, kinds, cap)
+        exact_keys = set()
+    else:
+        states, entity = scope
+        if summary_in_use():
+            extra = case_counts_sql(states=states, entity=entity)
+            _, counted = _capped_counts(queryset, parts, [], cap, extra=extra)
+            all_kinds, counted["escalated"] = read_case_counts(counted)
+        else:
+            _, counted = _capped_counts(queryset, parts, [], cap)
+            all_kinds, counted["escalated"] = plain_case_counts(states=states, entity=entity)
+        per_kind = {kind: all_kinds.get(kind, 0) for kind in kinds}
+        counted["total"] = sum(all_kinds.values())
+        exact_keys = {"escalated", "total", *(f"kind:{kind}" for kind in kinds)}
     counted["on_time"] = min(counted["on_time"] + counted.pop("on_time_no_sla"), cap + 1)
     total = counted["total"]
-    exact = all(count <= cap for count in (*per_kind.values(), *counted.values()))
-    if total > cap:
+    exact = all(
+        count <= cap or name in exact_keys
+        for name, count in (
+            *((f"kind:{kind}", count) for kind, count in per_kind.items()),
+            *counted.items(),
+        )
+    )
+    estimated = total > cap and "total" not in exact_keys
+    if estimated:
         total = max(_estimated_count(queryset), total)
     labels = dict(CaseKind.choices)
     by_kind = sorted(
@@ -278,16 +351,20 @@ def case_counts(*, filters: Mapping | None = None, cap: int | None = None) -> di
         ),
         key=lambda row: (-row["count"], row["kind"]),
     )
-    shown = {key: _shown(counted[key], cap) for key in sla_keys}
-    shown["total"] = f"about {total:,}" if counted["total"] > cap else f"{total:,}"
+
+    def shown(name: str, count: int) -> str:
+        return f"{count:,}" if name in exact_keys else _shown(count, cap)
+
+    figures = {key: shown(key, counted[key]) for key in sla_keys}
+    figures["total"] = f"about {total:,}" if estimated else f"{total:,}"
     for row in by_kind:
-        row["shown"] = _shown(row["count"], cap)
+        row["shown"] = shown(f"kind:{row['kind']}", row["count"])
     return {
         "by_kind": by_kind,
         "by_sla": {key: counted[key] for key in sla_keys},
         "total": total,
         "exact": exact,
-        "shown": shown,
+        "shown": figures,
     }
 
 
@@ -301,17 +378,12 @@ def case_items(case: Case, *, limit: int = 100) -> list[CaseItem]:
 
 
 def _open_item_groups(case: Case) -> list[dict]:
-    """A grouped case's open items counted and summed per (currency, period), in one query
-    read once per Case instance: the case page and its guide show the totals and the months
-    (two scans of bench_console's 10,000 items, 3-4 ms each, before)."""
+    """A grouped case's open items counted and summed per (currency, period), read once per
+    Case instance: the case page and its guide show the totals and the months."""
     groups = case.__dict__.get("_open_item_groups")
     if groups is None:
-        groups = list(
-            case.items.filter(cleared_at__isnull=True)
-            .order_by()
-            .values("currency", "period")
-            .annotate(count=Count("id"), value=Sum("value_amount"))
-        )
+        read = kept_open_item_groups if summary_in_use() else plain_open_item_groups
+        groups = read(case.pk)
         case.__dict__["_open_item_groups"] = groups
     return groups
 

@@ -214,8 +214,11 @@ class CaseSlaCountSerializer(serializers.Serializer):
 class CaseCountsSerializer(serializers.Serializer):
     by_kind = CaseKindCountSerializer(many=True)
     by_sla = CaseSlaCountSerializer()
-    total = serializers.IntegerField(help_text="estimated when `exact` is false")
+    total = serializers.IntegerField(
+        help_text="exact under no filter but state and entity; under any other filter the "
+        "database's estimate once past the cap"
+    )
     exact = serializers.BooleanField(
-        help_text="false when a count reached the cap (1000: reported as 1001) "
-        "and the total is the database's estimate"
+        help_text="false when a capped count reached the cap (1000: reported as 1001); under "
+        "no filter but state and entity only the SLA counts are capped"
     )

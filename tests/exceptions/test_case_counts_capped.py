@@ -1,6 +1,8 @@
 """The queue's counts stop at a cap (exceptions.selectors.COUNT_CAP): up to it they are exact,
 past it a count reads "1,000+" and the total is the database's estimate ("about N"), so the
-top of the queue costs the same with a million open cases as with ten."""
+top of the queue costs the same with a million open cases as with ten. Under no filter but
+states and an entity, the counts per kind, the escalated and the total are exact at any size
+(summed from the kept counts: test_case_count_summary.py); the SLA counts stay capped."""
 
 from datetime import timedelta
 
@@ -42,7 +44,8 @@ def test_counts_past_the_cap_stop_and_say_so():
         CaseFactory(kind="mapping_missing", sla_due_at=now - timedelta(hours=1))
     CaseFactory(kind="unknown_customer", sla_due_at=now + timedelta(days=2))
 
-    counts = case_counts(cap=2)
+    # A filter the kept counts cannot answer: every count read from the cases, capped.
+    counts = case_counts(filters={"unassigned": "true"}, cap=2)
 
     assert counts["exact"] is False
     rows = {row["kind"]: (row["count"], row["shown"]) for row in counts["by_kind"]}
@@ -53,6 +56,26 @@ def test_counts_past_the_cap_stop_and_say_so():
     # The total is estimated, never below what was counted, and said to be an estimate.
     assert counts["total"] >= 3
     assert counts["shown"]["total"] == f"about {counts['total']:,}"
+
+
+def test_counts_per_kind_and_total_past_the_cap_are_exact_under_states_and_an_entity():
+    now = timezone.now()
+    for entity in ("DE01", "DE01", "DE01", "US01"):
+        CaseFactory(kind="mapping_missing", entity=entity, sla_due_at=now - timedelta(hours=1))
+    CaseFactory(kind="mapping_missing", entity="DE01", escalated_at=now)
+    CaseFactory(kind="mapping_missing", entity="DE01", resolved=True)
+
+    counts = case_counts(filters={"entity": "DE01", "kind": "conflict", "sla": "breached"}, cap=2)
+
+    assert counts["by_kind"] == [
+        {"kind": "mapping_missing", "label": "No mapping rule", "count": 4, "shown": "4"}
+    ]
+    assert (counts["total"], counts["shown"]["total"]) == (4, "4")
+    assert (counts["by_sla"]["escalated"], counts["shown"]["escalated"]) == (1, "1")
+    assert (counts["by_sla"]["breached"], counts["shown"]["breached"]) == (3, "2+")
+    assert counts["exact"] is False
+    every_state = case_counts(filters={"entity": "DE01", "state": ["open", "resolved"]}, cap=2)
+    assert every_state["total"] == 5
 
 
 def test_counts_under_a_filter_stay_capped_per_kind():
@@ -79,8 +102,11 @@ def test_queue_page_shows_capped_counts_as_people_read_them(ops_client, monkeypa
 
     html = ops_client.get(LIST).content.decode()
 
-    assert 'data-testid="count-kind-mapping_missing">No mapping rule: 2+<' in html
+    assert 'data-testid="count-kind-mapping_missing">No mapping rule: 3<' in html
     assert 'data-testid="count-breached">2+ past SLA<' in html
+    assert "<strong>3</strong> cases need a person" in html
+    html = ops_client.get(LIST, {"unassigned": "true"}).content.decode()
+    assert 'data-testid="count-kind-mapping_missing">No mapping rule: 2+<' in html
     assert "<strong>about " in html
 
 
