@@ -19,7 +19,6 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -229,9 +228,8 @@ def case_first_blocked_job(case: ExceptionCase) -> SyncJob | None:
     when it blocks none (or is not a case grouped on a connection)."""
     if not case.cause_key or case.subject_type.model_class() is not Connection:
         return None
-    here = SyncJob.objects.filter(connection_id=case.subject_id)
-    jobs = SyncJob.objects.filter(pk=Subquery(case_first_item_subject_pk(case, among=here)))
-    return jobs.select_related("event", "connection").first()
+    first = case_first_item_subject_pk(case, SyncJob, connection_id=int(case.subject_id))
+    return SyncJob.objects.filter(pk=first).select_related("event", "connection").first()
 
 
 def case_bulk_scope(case: ExceptionCase) -> str:
