@@ -160,7 +160,7 @@ def insert_with_history(
         parts.extend(_update_parts(f"u{number}", update, default_user, params))
         returned += f", (SELECT count(*) FROM u{number})"  # noqa: S608
     sql = f"WITH {', '.join(parts)} SELECT ins.{pk}{returned} FROM ins"  # noqa: S608
-    rows = select_bound(sql, params)
+    rows = select_bound(sql, params, prepare=True)
     if not rows:
         return None
     counts = rows[0][1 + len(singles) :]

@@ -134,7 +134,9 @@ def _customer_refs(envelope: Envelope, record: type, key: str, kind: str) -> tup
     params = {"id": data[key], "kind": kind, "customer": data["customer_id"]}
     if with_subscription:
         params["subscription"] = data["subscription_id"]
-    rows = bulk_write.select_bound(_customer_refs_sql(record, key, with_subscription), params)
+    rows = bulk_write.select_bound(
+        _customer_refs_sql(record, key, with_subscription), params, prepare=True
+    )
     if not rows or rows[0][3] != envelope.entity:
         return None
     return rows[0]
@@ -174,7 +176,9 @@ def event_ingest_fast(
 
 def _usage(envelope: Envelope, body: dict):
     data = envelope.data
-    rows = bulk_write.select_bound(_usage_refs_sql(), [data["usage_id"], data["subscription_id"]])
+    rows = bulk_write.select_bound(
+        _usage_refs_sql(), [data["usage_id"], data["subscription_id"]], prepare=True
+    )
     if not rows:
         return None
     pk, subscription_id, state, currency, partner_code, customer_id, code, taken = rows[0]

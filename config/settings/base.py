@@ -142,11 +142,11 @@ FORM_RENDERER = "config.form_renderer.FormRenderer"
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    # Server-side prepared statements for the statements Concord binds server-side (the
-    # ingest fast paths, billing/services/bulk_write.select_bound): prepared on a connection
-    # after this many runs. Django's own cursors bind client-side and never prepare.
-    # CONCORD_PG_PREPARE_THRESHOLD=0 turns it off (a pooler that cannot hold them, e.g.
-    # PgBouncer in transaction mode before 1.21). docs/decisions.md, "Prepared statements".
+    # Server-side prepared statements, for the one-event ingest path's statements only (they
+    # ask for it: billing/services/bulk_write.select_bound(prepare=True)); Django's own
+    # cursors bind client-side and never prepare. CONCORD_PG_PREPARE_THRESHOLD=0 turns them
+    # off (a pooler that cannot hold them, e.g. PgBouncer in transaction mode before 1.21).
+    # docs/decisions.md, "Prepared statements".
     _prepare_threshold = env_int("CONCORD_PG_PREPARE_THRESHOLD", 5)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (

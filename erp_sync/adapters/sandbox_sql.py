@@ -106,9 +106,8 @@ def _table(model) -> str:
 
 
 def _sql(sql: str, params: list) -> list[tuple]:
-    """The rows of `sql`: on PostgreSQL bound server-side and prepared once per connection
-    and statement text (erp_posting: Django's cursor quoted every value into the text, and
-    each post was planned again)."""
+    """The rows of `sql`: on PostgreSQL bound server-side (erp_posting: Django's cursor
+    quoted every value into the statement's text)."""
     if connection.vendor == "postgresql":
         return select_bound(sql, params)
     with connection.cursor() as cursor:

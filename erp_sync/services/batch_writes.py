@@ -41,7 +41,7 @@ def events_mark_dispatched_unconnected(*, event_ids: list[int], quiet_ids: list[
     no active connection; how many it marked. What `event_mark_dispatched(event_ids=...,
     where=Q(pk__in=quiet) | ~Exists(active connections of the entity))` writes
     (tests/erp_sync/test_dispatch_unconnected_equivalence.py)."""
-    rows = select_bound(_unconnected_sql(), [timezone.now(), event_ids, quiet_ids])
+    rows = select_bound(_unconnected_sql(), [timezone.now(), event_ids, quiet_ids], prepare=True)
     return rows[0][0]
 
 

@@ -218,19 +218,21 @@ def _prepared_statements() -> list[str]:
 
 
 @pytest.mark.django_db
-def test_select_bound_statements_are_prepared_after_the_threshold_and_django_s_are_not():
-    """The fast paths' statements are planned once per connection (the database OPTIONS'
-    prepare_threshold); Django's own, bound client-side, never are."""
+def test_select_bound_prepares_only_the_statements_that_ask_and_django_s_never():
+    """The one-event path's statements are planned once per connection (prepare=True);
+    the other server-bound statements and Django's own, bound client-side, never are."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
-    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
-    assert threshold, "config/settings/base.py sets prepare_threshold for PostgreSQL"
-    sql = "SELECT %s::int + 1 AS concord_prepare_probe"
-    for number in range(threshold):
-        assert bulk_write.select_bound(sql, [number]) == [(number + 1,)]
+    assert connection.settings_dict["OPTIONS"]["prepare_threshold"], (
+        "config/settings/base.py enables prepared statements for PostgreSQL"
+    )
+    asked = "SELECT %s::int + 1 AS concord_prepare_asked"
+    plain = "SELECT %s::int + 2 AS concord_prepare_plain"
+    assert bulk_write.select_bound(asked, [41], prepare=True) == [(42,)]
+    for number in range(10):
+        assert bulk_write.select_bound(plain, [number]) == [(number + 2,)]
         list(FinanceEvent.objects.filter(event_id=f"probe-{number}"))
-    assert not [s for s in _prepared_statements() if "concord_prepare_probe" in s]
-    assert bulk_write.select_bound(sql, [41]) == [(42,)]
     prepared = _prepared_statements()
-    assert [s for s in prepared if "concord_prepare_probe" in s]
+    assert [s for s in prepared if "concord_prepare_asked" in s]
+    assert not [s for s in prepared if "concord_prepare_plain" in s]
     assert not [s for s in prepared if "billing_financeevent" in s]
