@@ -52,9 +52,9 @@ INSERT INTO billing_legalentity (code, name, currency, country)
 VALUES ('US01', 'Bench Inc', 'USD', 'US');
 INSERT INTO billing_financeevent (source, event_id, type, specversion, event_time, entity,
   correlation_id, body, body_digest, state, quarantine_reason, quarantine_detail,
-  apply_attempts, result, received_at)
+  apply_attempts, result, correction, received_at)
 VALUES ('bench', 'bench-1', 'invoice.issued', '1.0', now(), 'US01', '', '{}', '', 'applied',
-  '', '', 0, '{}', now());
+  '', '', 0, '{}', '{}', now());
 INSERT INTO partners_partner (partner_id, name, kind, country, currency, paying_entity_id)
 SELECT 'PRT-B-' || g, 'Bench partner ' || g, 'reseller', 'US', 'USD',
   (SELECT id FROM billing_legalentity)
