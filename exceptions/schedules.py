@@ -13,26 +13,23 @@ COMPACT_NAME = "exceptions: fold the kept case counts and totals"
 COMPACT_EVERY_SECONDS = 60
 
 
+SCHEDULES = (
+    (ESCALATE_NAME, ESCALATE_TASK, ESCALATE_EVERY_SECONDS,
+     "Escalate open cases past their SLA: mark them and e-mail the owner group."),
+    (COMPACT_NAME, COMPACT_TASK, COMPACT_EVERY_SECONDS,
+     "Fold the change rows of the kept case counts and item totals."),
+)  # fmt: skip
+
+
 def ensure_schedules() -> list[str]:
     """Create the missing beat rows; returns the names created. Idempotent."""
-    created = []
-    if ensure_interval_task(
-        name=ESCALATE_NAME,
-        task=ESCALATE_TASK,
-        every_seconds=ESCALATE_EVERY_SECONDS,
-        queue="events",
-        description="Escalate open cases past their SLA: mark them and e-mail the owner group.",
-    ):
-        created.append(ESCALATE_NAME)
-    if ensure_interval_task(
-        name=COMPACT_NAME,
-        task=COMPACT_TASK,
-        every_seconds=COMPACT_EVERY_SECONDS,
-        queue="events",
-        description="Fold the change rows of the kept case counts and item totals.",
-    ):
-        created.append(COMPACT_NAME)
-    return created
+    return [
+        name
+        for name, task, every, description in SCHEDULES
+        if ensure_interval_task(
+            name=name, task=task, every_seconds=every, queue="events", description=description
+        )
+    ]
 
 
 def ensure_schedules_after_migrate(sender, **kwargs) -> None:

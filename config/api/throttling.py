@@ -20,8 +20,6 @@ from rest_framework.throttling import BaseThrottle
 from config.accounts.models import ApiClient
 
 SCOPE = "api_client"
-
-
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -64,9 +62,9 @@ class ApiClientRateThrottle(BaseThrottle):
 
 def _wait(limit: int, period: int, offset: float, current: int, last: int) -> float:
     """Seconds until one more request fits: while this window alone is full, until it ends;
-    else until the last window's weight has fallen enough."""
+    else (then the last window holds requests) until its weight has fallen enough."""
     if current >= limit:
         return max(period - offset, 1.0)
     # last * (period - t) / period + current < limit  <=>  t > period * (1 - (limit - current)/last)
-    needed = period * (1 - (limit - current) / last) if last else offset
+    needed = period * (1 - (limit - current) / last)
     return max(math.ceil(needed - offset), 1.0)

@@ -80,3 +80,19 @@ def test_event_ingest_statement_count_is_pinned(api_with_scopes, world, case):
     fast = case != "quarantined" and connection.vendor == "postgresql"
     assert event_updates or case == "duplicate" or fast
     assert not [sql for sql in event_updates if '"body"' in sql.split(" WHERE ")[0]], event_updates
+
+
+def test_the_fast_path_s_statements_are_prepared_and_the_orm_s_are_not(api_with_scopes, world):
+    """The one-event path asks for its read and its write to be prepared (planned once per
+    connection: docs/decisions.md "Prepared statements"); Django's own are never prepared."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the fast path and prepared statements are PostgreSQL's")
+    api = api_with_scopes("events:write")
+    for event_type in ("usage.recorded", "usage.recorded"):
+        assert api.post("/api/v1/events", event_body(event_type), format="json").status_code == 202
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(s.startswith("WITH ins AS (INSERT INTO") for s in prepared), prepared
+    assert any("billing_usagerecord" in s and s.startswith("SELECT") for s in prepared), prepared
+    assert not any("api_key" in s.lower() or "auth_user" in s for s in prepared), prepared
